@@ -1,0 +1,129 @@
+"""Case events (`followup.cases.v1`), visit records and the work-queue read model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Tier(StrEnum):
+    """QRT priority: never contacted first, then not located, then deferred."""
+
+    NEW = "new"
+    UNLOCATED = "unlocated"
+    DEFERRED = "deferred"
+
+
+TIER_RANK: dict[Tier, int] = {Tier.NEW: 0, Tier.UNLOCATED: 1, Tier.DEFERRED: 2}
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class VisitResult(StrEnum):
+    """What an attempt found; the same words close a case as its outcome."""
+
+    CONTACTED_ACCEPTED_TREATMENT = "contacted_accepted_treatment"
+    CONTACTED_DECLINED_FUTURE_INTEREST = "contacted_declined_future_interest"
+    CONTACTED_DECLINED = "contacted_declined"
+    NOT_LOCATED = "not_located"
+    BAD_ADDRESS = "bad_address"
+    HOSPITALIZED_OR_IN_CUSTODY = "hospitalized_or_in_custody"
+    DECEASED = "deceased"
+    OPTED_OUT = "opted_out"
+
+    @property
+    def is_contact(self) -> bool:
+        return self.value.startswith("contacted_")
+
+
+class Referral(StrEnum):
+    DETOX = "detox"
+    CLINICAL_STABILIZATION = "clinical_stabilization"
+    TRANSITIONAL_SUPPORT = "transitional_support"
+    MOUD = "moud"
+    INTENSIVE_OUTPATIENT = "intensive_outpatient"
+    GRIEF_RESOURCES = "grief_resources"
+
+
+class CaseEventKind(StrEnum):
+    OPENED = "opened"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    TIER_CHANGED = "tier_changed"
+    PLANNED = "planned"
+    AT_RISK = "at_risk"
+    WINDOW_OPENED = "window_opened"
+    ATTEMPT_RECORDED = "attempt_recorded"
+    OUTCOME_RECORDED = "outcome_recorded"
+    MISSED = "missed"
+    CLOSED = "closed"
+
+
+class EventRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    agency_id: str
+    event_id: str
+    incident_number: str | None = None
+    occurred_at: datetime
+
+
+class PlannedVisit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    shift_start: datetime
+    visit_from: datetime
+    visit_until: datetime
+
+
+class CaseEvent(BaseModel):
+    """One change to a case, with the case as it stands after it; keyed by program id.
+
+    Carries no personal data: ids, times, tier and plan only. `detail` says what
+    changed (e.g. the previous tier, the attempt result, the at-risk reason)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: int = 1
+    seq: int
+    kind: CaseEventKind
+    case_id: str
+    program_id: str
+    at: datetime
+    status: CaseStatus = CaseStatus.OPEN
+    tier: Tier
+    window_opens_at: datetime
+    window_due_at: datetime
+    person_id: str | None = None
+    planned: PlannedVisit | None = None
+    at_risk_reason: str | None = None
+    missed: bool = False
+    events: list[EventRef] = Field(default_factory=list)
+    detail: dict[str, str | int | float | None] = Field(default_factory=dict)
+
+
+class QueueItem(BaseModel):
+    """One row of a program's work queue (`GET /api/v1/programs/{id}/queue`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    program_id: str
+    tier: Tier
+    status: CaseStatus
+    occurred_at: datetime
+    window_opens_at: datetime
+    window_due_at: datetime
+    person_id: str | None = None
+    planned: PlannedVisit | None = None
+    at_risk_reason: str | None = None
+    missed: bool = False
+    attempts: int = 0
+    events: list[EventRef]

@@ -1,0 +1,93 @@
+"""`OverdoseEvent` v1: the public contract EMS and police integrations publish.
+
+The JSON field names are a published contract: never rename one. Add optional
+fields only; anything else is a new version (`OverdoseEventV2`, new topics).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+ShortText = Annotated[str, Field(max_length=200)]
+
+
+class Source(StrEnum):
+    EMS = "ems"
+    POLICE = "police"
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Address(_Contract):
+    address: ShortText | None = None
+    city: ShortText | None = None
+    state: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")] | None = None
+    zip: Annotated[str, Field(pattern=r"^\d{5}(-\d{4})?$")] | None = None
+    county_fips: Annotated[str, Field(pattern=r"^\d{5}$")] | None = None
+
+
+class Location(Address):
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class Patient(_Contract):
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    dob: date | None = None
+    sex: ShortText | None = None
+    phone: Annotated[str, Field(max_length=32)] | None = None
+    language: Annotated[str, Field(pattern=r"^[a-z]{3}$")] | None = Field(
+        default=None, description="ISO 639-2 code, e.g. eng, spa"
+    )
+    address: Address | None = None
+
+
+class Naloxone(_Contract):
+    administered: bool = False
+    doses: Annotated[int, Field(ge=0, le=50)] | None = None
+    given_by: ShortText | None = None
+
+
+class Consent(_Contract):
+    visit: bool | None = None
+    sms: bool | None = None
+
+
+class OverdoseEvent(_Contract):
+    """One overdose as reported by one EMS agency or police department."""
+
+    event_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        description="Unique per publisher (agency); a repeat is a duplicate."
+    )
+    source: Source
+    agency_id: Annotated[str, Field(min_length=1, max_length=64)]
+    incident_number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    occurred_at: datetime = Field(description="ISO-8601 with a UTC offset; naive times are refused")
+    location: Location = Field(default_factory=Location)
+    patient: Patient | None = None
+    fatal: bool = False
+    naloxone: Naloxone = Field(default_factory=Naloxone)
+    suspected_substances: Annotated[list[ShortText], Field(max_length=50)] = Field(
+        default_factory=list, description="ICD-10-CM codes or plain words"
+    )
+    disposition: ShortText | None = None
+    consent: Consent = Field(default_factory=Consent)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _offset_required(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                "occurred_at has no UTC offset; send ISO-8601 with an offset, "
+                "e.g. 2026-11-21T23:40:00-05:00"
+            )
+        return value
