@@ -1,0 +1,1 @@
+"""Everything that is not a stream agent: domain logic, adapters, API, CLI."""

@@ -1,0 +1,1 @@
+"""Cases: opening follow-up cases from routed events."""

@@ -1,0 +1,442 @@
+"""Open follow-up cases from routed events: one case per eligible non-fatal overdose.
+
+Per batch, in one transaction:
+1. Duplicates (same publisher event id, or same agency + incident number from
+   the same source) yield nothing new.
+2. The person is resolved (services/cases/person_resolution.py).
+3. The event joins an open case when it reports the same overdose (another
+   source within the program's `incident_merge_minutes`, and the same person, or
+   the same scene while one side names nobody: exactly one such case), or when
+   its person already has an open case (one case, one owner: a repeat overdose
+   moves that case's window to the newer overdose). Otherwise it opens a case
+   whose tier comes from the person's history.
+4. Timers are scheduled, the program's plan is requested, and every change is
+   written to the case-event outbox.
+Fatal overdoses are recorded but open no case. Events with no identifying data
+still open a case.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from schemas.cases import TIER_RANK, CaseEvent, CaseEventKind, CaseStatus, EventRef, Tier
+from schemas.intake import IntakeRecord
+from schemas.overdose_event import OverdoseEvent
+from services.cases.person_resolution import PersonResolver, Resolution
+from services.cases.scene import own_tokens, probe_tokens
+from services.cases.tiering import tier_for_history
+from services.crypto.fields import FieldCipher
+from services.identity.matching import Decision, Thresholds
+from services.planning.visit_window import visit_window
+from services.programs import Program, Programs
+from services.store import case_records as records
+from services.store import person_records
+from services.store.repository import EventKey, Store
+from services.store.tables import cases, events, match_reviews, timers
+
+CASE_NAMESPACE = uuid.UUID("5b0f3c1e-7a4e-4f0a-9a55-1d2f3b4c5d6e")
+
+
+class Handling(StrEnum):
+    CASE_OPENED = "case_opened"
+    CASE_LINKED = "case_linked"
+    SKIPPED_FATAL = "skipped_fatal"
+
+
+class UnknownProgram(Exception):
+    def __init__(self, program_id: str) -> None:
+        super().__init__(
+            f"intake record names program {program_id!r}, which the programs file does not "
+            "define; the intake and case workers must read the same programs file"
+        )
+
+
+@dataclass
+class IntakeResult:
+    opened: int = 0
+    linked: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    reviews: int = 0
+
+
+def event_key(event: OverdoseEvent) -> str:
+    return f"{event.source}|{event.agency_id}|{event.event_id}"
+
+
+def event_keys(event: OverdoseEvent) -> list[EventKey]:
+    keys: list[EventKey] = [("id", event.source.value, event.agency_id, event.event_id)]
+    if event.incident_number:
+        keys.append(("incident", event.source.value, event.agency_id, event.incident_number))
+    return keys
+
+
+def case_id_for(event: OverdoseEvent) -> str:
+    """Deterministic: a replay of the same event always names the same case."""
+    return str(uuid.uuid5(CASE_NAMESPACE, event_key(event)))
+
+
+def handling_for(event: OverdoseEvent) -> Handling:
+    """Fatal overdoses never produce a client visit (grief follow-up is a later feature)."""
+    return Handling.SKIPPED_FATAL if event.fatal else Handling.CASE_OPENED
+
+
+def ref_of(event: OverdoseEvent) -> EventRef:
+    return EventRef(
+        source=event.source.value,
+        agency_id=event.agency_id,
+        event_id=event.event_id,
+        incident_number=event.incident_number,
+        occurred_at=event.occurred_at,
+    )
+
+
+@dataclass
+class _Recent:
+    """An event of an open case, as the same-incident check needs it."""
+
+    case_id: str
+    person_id: str | None
+    source: str
+    occurred_at: datetime
+    scene: set[str]
+
+
+@dataclass
+class _Batch:
+    """What one batch of one program writes, gathered before the bulk inserts."""
+
+    case_rows: list[dict[str, object]] = field(default_factory=list)
+    event_rows: list[dict[str, object]] = field(default_factory=list)
+    timer_rows: list[dict[str, object]] = field(default_factory=list)
+    opened: list[CaseEvent] = field(default_factory=list)
+    linked: list[tuple[str, dict[str, str | int | float | None]]] = field(default_factory=list)
+    rewindowed: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    person_set: dict[str, str] = field(default_factory=dict)
+    reviews: list[tuple[OverdoseEvent, str, Resolution]] = field(default_factory=list)
+    addresses: list[tuple[str, Any, str, datetime]] = field(default_factory=list)
+
+
+def open_cases(
+    store: Store,
+    records_: Sequence[IntakeRecord],
+    programs: Programs,
+    now: datetime,
+    cipher: FieldCipher,
+) -> IntakeResult:
+    """Record a batch of routed events; open or join a case for each new eligible one."""
+    for attempt in range(3):
+        try:
+            with store.transaction() as conn:
+                return _open_in(conn, store, records_, programs, now, cipher)
+        except IntegrityError:
+            # Another writer stored one of these keys between our check and insert:
+            # run the whole batch again; the check now sees it.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _open_in(
+    conn: Connection,
+    store: Store,
+    batch: Sequence[IntakeRecord],
+    programs: Programs,
+    now: datetime,
+    cipher: FieldCipher,
+) -> IntakeResult:
+    result = IntakeResult()
+    seen = store.known_event_keys(conn, [k for r in batch for k in event_keys(r.event)])
+    fresh: dict[str, list[IntakeRecord]] = {}
+    for record in batch:
+        keys = event_keys(record.event)
+        if any(k in seen for k in keys):
+            result.duplicates += 1
+            continue
+        seen.update(keys)
+        if programs.get(record.program_id) is None:
+            raise UnknownProgram(record.program_id)
+        fresh.setdefault(record.program_id, []).append(record)
+    for program_id, items in fresh.items():
+        program = programs.get(program_id)
+        assert program is not None
+        _open_for_program(conn, program, items, now, cipher, result)
+    return result
+
+
+def _recent_events(
+    conn: Connection, program: Program, items: Sequence[IntakeRecord]
+) -> list[_Recent]:
+    margin = timedelta(minutes=program.matching.incident_merge_minutes)
+    times = [r.event.occurred_at for r in items]
+    rows = conn.execute(
+        select(
+            events.c.case_id,
+            events.c.person_id,
+            events.c.source,
+            events.c.occurred_at,
+            events.c.scene_tokens,
+        )
+        .join(cases, cases.c.id == events.c.case_id)
+        .where(
+            and_(
+                cases.c.program_id == program.id,
+                cases.c.status == CaseStatus.OPEN.value,
+                events.c.occurred_at >= min(times) - margin,
+                events.c.occurred_at <= max(times) + margin,
+            )
+        )
+    )
+    return [
+        _Recent(
+            r.case_id, r.person_id, r.source, r.occurred_at, set((r.scene_tokens or "").split())
+        )
+        for r in rows
+    ]
+
+
+def _open_cases_of(conn: Connection, person_ids: set[str]) -> dict[str, Any]:
+    if not person_ids:
+        return {}
+    rows = conn.execute(
+        select(cases).where(
+            and_(cases.c.person_id.in_(sorted(person_ids)), cases.c.status == "open")
+        )
+    )
+    return {r.person_id: dict(r._mapping) for r in rows}
+
+
+def _same_incident(
+    recent: list[_Recent],
+    event: OverdoseEvent,
+    person_id: str | None,
+    probes: set[str],
+    margin: timedelta,
+) -> str | None:
+    matches = {
+        r.case_id
+        for r in recent
+        if r.source != event.source.value
+        and abs(r.occurred_at - event.occurred_at) <= margin
+        and (
+            (person_id is not None and r.person_id == person_id)
+            or (bool(probes & r.scene) and (person_id is None or r.person_id is None))
+        )
+    }
+    return matches.pop() if len(matches) == 1 else None
+
+
+def _open_for_program(
+    conn: Connection,
+    program: Program,
+    items: Sequence[IntakeRecord],
+    now: datetime,
+    cipher: FieldCipher,
+    result: IntakeResult,
+) -> None:
+    defaults = Thresholds()
+    thresholds = Thresholds(
+        auto_link=program.matching.auto_link or defaults.auto_link,
+        review=program.matching.review or defaults.review,
+    )
+    resolver = PersonResolver(conn, cipher, program.id, thresholds, now)
+    resolver.prefetch([r.event.patient for r in items if not r.event.fatal])
+    recent = _recent_events(conn, program, items)
+    open_by_person = _open_cases_of(conn, resolver.known_person_ids)
+    history = records.history_of(conn, resolver.known_person_ids)
+    margin = timedelta(minutes=program.matching.incident_merge_minutes)
+    out = _Batch()
+    new_cases: dict[str, dict[str, object]] = {}
+
+    for record in items:
+        event = record.event
+        key = event_key(event)
+        row: dict[str, object] = {
+            "program_id": program.id,
+            "source": event.source.value,
+            "agency_id": event.agency_id,
+            "event_id": event.event_id,
+            "incident_number": event.incident_number,
+            "occurred_at": event.occurred_at,
+            "received_at": record.received_at,
+            "recorded_at": now,
+            "fatal": event.fatal,
+            "origin_topic": record.origin.topic,
+            "origin_partition": record.origin.partition,
+            "origin_offset": record.origin.offset,
+            "patient_sealed": (
+                person_records.seal_patient(cipher, key, event.patient) if event.patient else None
+            ),
+            "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
+        }
+        if handling_for(event) is Handling.SKIPPED_FATAL:
+            out.event_rows.append({**row, "handling": Handling.SKIPPED_FATAL.value})
+            result.skipped += 1
+            continue
+        found = resolver.resolve(event.patient, key)
+        person_id = found.person_id
+        row.update(person_id=person_id, match_decision=found.decision)
+        if person_id and event.patient and event.patient.address:
+            out.addresses.append((person_id, event.patient.address, event.source.value, now))
+        if found.decision is Decision.REVIEW and found.candidate_id:
+            out.reviews.append((event, found.candidate_id, found))
+        window = visit_window(event.occurred_at, program.visit_window)
+        probes = probe_tokens(cipher, event.location)
+        target = _same_incident(recent, event, person_id, probes, margin)
+        reason = "same_incident"
+        if target is None and person_id is not None:
+            existing = open_by_person.get(person_id) or new_cases.get(person_id)
+            if existing is not None:
+                target, reason = str(existing["id"]), "repeat_overdose"
+                if event.occurred_at > cast(datetime, existing["occurred_at"]):
+                    out.rewindowed[target] = (window.opens_at, window.due_at)
+        if target is not None:
+            result.linked += 1
+            out.event_rows.append(
+                {**row, "handling": Handling.CASE_LINKED.value, "case_id": target}
+            )
+            if person_id is not None:
+                out.person_set.setdefault(target, person_id)
+            out.linked.append((target, {"reason": reason, "event_id": event.event_id}))
+        else:
+            result.opened += 1
+            case_id = case_id_for(event)
+            past = history.get(person_id, []) if person_id else []
+            tier = tier_for_history(past, program.tiers) if past else Tier.NEW
+            case_row: dict[str, object] = {
+                "id": case_id,
+                "program_id": program.id,
+                "status": CaseStatus.OPEN.value,
+                "tier": tier.value,
+                "tier_rank": TIER_RANK[tier],
+                "occurred_at": event.occurred_at,
+                "window_opens_at": window.opens_at,
+                "window_due_at": window.due_at,
+                "opened_at": now,
+                "updated_at": now,
+                "person_id": person_id,
+            }
+            out.case_rows.append(case_row)
+            if person_id is not None:
+                new_cases[person_id] = case_row
+            out.timer_rows.extend(
+                records.timer_rows(
+                    case_id, program.id, window.opens_at, window.due_at, program.at_risk_before_due
+                )
+            )
+            out.event_rows.append(
+                {**row, "handling": Handling.CASE_OPENED.value, "case_id": case_id}
+            )
+            out.opened.append(
+                CaseEvent(
+                    seq=0,
+                    kind=CaseEventKind.OPENED,
+                    case_id=case_id,
+                    program_id=program.id,
+                    at=now,
+                    tier=tier,
+                    window_opens_at=window.opens_at,
+                    window_due_at=window.due_at,
+                    person_id=person_id,
+                    events=[ref_of(event)],
+                )
+            )
+            target = case_id
+        recent.append(
+            _Recent(target, person_id, event.source.value, event.occurred_at, set(probes))
+        )
+    _write(conn, program, out, resolver, cipher, now)
+    result.reviews += len(out.reviews)
+
+
+def _write(
+    conn: Connection,
+    program: Program,
+    out: _Batch,
+    resolver: PersonResolver,
+    cipher: FieldCipher,
+    now: datetime,
+) -> None:
+    """Persons, then cases, then events and what refers to them: one statement a table."""
+    for person in resolver.new_persons:
+        changed = resolver.changed_identities.pop(str(person["id"]), None)
+        if changed is not None:
+            person["identity_sealed"] = person_records.seal_identity(
+                cipher, str(person["id"]), changed
+            )
+    person_records.insert_persons(conn, resolver.new_persons)
+    for person_id, identity in resolver.changed_identities.items():
+        person_records.update_identity(conn, cipher, person_id, identity, now)
+    person_records.add_tokens(conn, resolver.new_tokens)
+    person_records.add_addresses(conn, cipher, out.addresses)
+    if out.case_rows:
+        conn.execute(cases.insert(), out.case_rows)
+    if out.timer_rows:
+        conn.execute(timers.insert(), out.timer_rows)
+    if out.event_rows:
+        conn.execute(events.insert(), [_with_defaults(r) for r in out.event_rows])
+    records.append_case_events(conn, out.opened)
+    for case_id, person_id in out.person_set.items():
+        conn.execute(
+            update(cases)
+            .where(and_(cases.c.id == case_id, cases.c.person_id.is_(None)))
+            .values(person_id=person_id, updated_at=now)
+        )
+    for case_id, (opens_at, due_at) in out.rewindowed.items():
+        conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id)
+            .values(
+                window_opens_at=opens_at,
+                window_due_at=due_at,
+                missed_at=None,
+                updated_at=now,
+                version=cases.c.version + 1,
+            )
+        )
+        records.reschedule_timers(conn, case_id, opens_at, due_at, program.at_risk_before_due)
+    for case_id, detail in out.linked:
+        records.announce(conn, case_id, CaseEventKind.LINKED, now, detail)
+    for event, candidate, found in out.reviews:
+        event_row = conn.execute(
+            select(events.c.id, events.c.case_id).where(
+                and_(
+                    events.c.source == event.source.value,
+                    events.c.agency_id == event.agency_id,
+                    events.c.event_id == event.event_id,
+                )
+            )
+        ).one()
+        conn.execute(
+            match_reviews.insert().values(
+                program_id=program.id,
+                event_row_id=event_row.id,
+                case_id=event_row.case_id,
+                person_id=found.person_id,
+                candidate_person_id=candidate,
+                score=found.score.score if found.score else 0.0,
+                evidence=" ".join(
+                    [
+                        *(found.score.evidence if found.score else ()),
+                        *(found.score.conflicts if found.score else ()),
+                    ]
+                ),
+                status="open",
+                created_at=now,
+            )
+        )
+    records.request_plan(conn, [program.id], now)
+
+
+def _with_defaults(row: dict[str, object]) -> dict[str, object]:
+    """executemany needs the same keys in every row."""
+    return {"case_id": None, "person_id": None, "match_decision": None, **row}

@@ -1,0 +1,108 @@
+"""Re-planning a program: the planner runs on every change, the store keeps its result.
+
+A change (a new case, an attempt, an outcome, a missed window) requests a plan
+for its program (`program_state.plan_requested_at`); the timer worker plans
+requested programs every second, and every program every few minutes as
+shifts pass. Only what changed is written, each change announced as a
+`planned` or `at_risk` case event. Missed cases are not planned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+
+from schemas.cases import CaseEventKind, CaseStatus
+from services.planning.planner import Plan, PlanCase, plan_visits
+from services.planning.shifts import shifts_between
+from services.programs import Program, Programs
+from services.store.case_records import announce
+from services.store.repository import Store
+from services.store.tables import cases, program_state
+
+
+def plan_program(store: Store, program: Program, now: datetime) -> int:
+    """Plan one program's open cases; return how many cases changed."""
+    changed = 0
+    with store.transaction() as conn:
+        lock = select(program_state.c.program_id).where(program_state.c.program_id == program.id)
+        if conn.dialect.name == "postgresql":
+            conn.execute(lock.with_for_update())  # one planner per program at a time
+        rows = conn.execute(
+            select(cases).where(
+                and_(
+                    cases.c.program_id == program.id,
+                    cases.c.status == CaseStatus.OPEN.value,
+                    cases.c.missed_at.is_(None),
+                )
+            )
+        ).all()
+        plan = Plan(slots={}, at_risk={})
+        if rows:
+            horizon = max(r.window_due_at for r in rows)
+            shifts = shifts_between(program.teams, program.zone, now, max(horizon, now))
+            plan = plan_visits(
+                [
+                    PlanCase(r.id, r.tier_rank, r.window_opens_at, r.window_due_at, r.occurred_at)
+                    for r in rows
+                ],
+                shifts,
+                now,
+            )
+        for row in rows:
+            slot = plan.slots.get(row.id)
+            reason = plan.at_risk.get(row.id)
+            new = {
+                "planned_team_id": slot.team_id if slot else None,
+                "planned_shift_start": slot.shift_start if slot else None,
+                "planned_visit_from": slot.visit_from if slot else None,
+                "planned_visit_until": slot.visit_until if slot else None,
+                "at_risk_reason": reason.value if reason else None,
+            }
+            if all(getattr(row, k) == v for k, v in new.items()):
+                continue
+            conn.execute(
+                update(cases)
+                .where(cases.c.id == row.id)
+                .values(**new, updated_at=now, version=cases.c.version + 1)
+            )
+            if reason is not None:
+                announce(conn, row.id, CaseEventKind.AT_RISK, now, {"reason": reason.value})
+            else:
+                announce(conn, row.id, CaseEventKind.PLANNED, now)
+            changed += 1
+        conn.execute(
+            update(program_state)
+            .where(
+                and_(
+                    program_state.c.program_id == program.id,
+                    or_(
+                        program_state.c.plan_requested_at.is_(None),
+                        program_state.c.plan_requested_at <= now,
+                    ),
+                )
+            )
+            .values(plan_requested_at=None, planned_at=now)
+        )
+    return changed
+
+
+def plan_requested(store: Store, programs: Programs, now: datetime) -> list[str]:
+    """Plan every program whose plan was requested; return their ids."""
+    with store.engine.connect() as conn:
+        wanted = [
+            r.program_id
+            for r in conn.execute(
+                select(program_state.c.program_id).where(
+                    program_state.c.plan_requested_at.is_not(None)
+                )
+            )
+        ]
+    planned = []
+    for program_id in sorted(wanted):
+        program = programs.get(program_id)
+        if program is not None:
+            plan_program(store, program, now)
+            planned.append(program_id)
+    return planned

@@ -1,0 +1,192 @@
+"""Data collection: attempts and outcomes per case, with time and team.
+
+An attempt records one try (its result, when, which team). An outcome closes the
+case; closing updates the person's history, which sets the tier of their next
+case and re-tiers any other open case of theirs. Unknown and closed cases are
+refused with an error that says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+
+from schemas.cases import TIER_RANK, CaseEventKind, CaseStatus, Referral, VisitResult
+from services.cases.tiering import OtherHistoryTiers, tier_for_history
+from services.store.case_records import announce, audit, history_of, load_case, request_plan
+from services.store.repository import Store
+from services.store.tables import attempts, cases
+
+
+class VisitRecordError(ValueError):
+    """A visit record the store refuses, with the reason."""
+
+
+class CaseNotFound(VisitRecordError):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no case {case_id!r}; check the id in the work queue")
+
+
+class CaseClosed(VisitRecordError):
+    def __init__(self, case_id: str, outcome: str | None) -> None:
+        super().__init__(
+            f"case {case_id} is closed (outcome {outcome}); record a new overdose as a new event"
+        )
+
+
+class ReferralMismatch(VisitRecordError):
+    def __init__(self, result: VisitResult) -> None:
+        if result is VisitResult.CONTACTED_ACCEPTED_TREATMENT:
+            super().__init__("accepted treatment needs a referral type (--referral)")
+        else:
+            super().__init__(f"a referral type goes only with accepted treatment, not {result}")
+
+
+class TimeOutOfRange(VisitRecordError):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+
+
+@dataclass(frozen=True)
+class AttemptRecorded:
+    case_id: str
+    attempt_no: int
+
+
+def _check_referral(result: VisitResult, referral: Referral | None) -> None:
+    needs = result is VisitResult.CONTACTED_ACCEPTED_TREATMENT
+    if needs != (referral is not None):
+        raise ReferralMismatch(result)
+
+
+def _open_case(conn: Connection, case_id: str) -> Row[Any]:
+    row = load_case(conn, case_id, lock=True)
+    if row is None:
+        raise CaseNotFound(case_id)
+    if row.status != CaseStatus.OPEN.value:
+        raise CaseClosed(case_id, row.outcome)
+    return row
+
+
+def record_attempt(
+    store: Store,
+    case_id: str,
+    *,
+    result: VisitResult,
+    at: datetime,
+    team_id: str | None,
+    referral: Referral | None,
+    actor: str,
+    now: datetime,
+) -> AttemptRecorded:
+    _check_referral(result, referral)
+    if at > now:
+        raise TimeOutOfRange(f"attempt time {at.isoformat()} is in the future")
+    with store.transaction() as conn:
+        row = _open_case(conn, case_id)
+        if at < row.occurred_at:
+            raise TimeOutOfRange("attempt time is before the overdose it follows up")
+        number = 1 + int(
+            conn.execute(
+                select(func.count()).select_from(attempts).where(attempts.c.case_id == case_id)
+            ).scalar_one()
+        )
+        conn.execute(
+            attempts.insert().values(
+                case_id=case_id,
+                attempt_no=number,
+                at=at,
+                team_id=team_id,
+                result=result.value,
+                referral=referral.value if referral else None,
+                recorded_at=now,
+                recorded_by=actor,
+            )
+        )
+        first_attempt = row.first_attempt_at
+        first_contact = row.first_contact_at
+        changes: dict[str, object] = {
+            "first_attempt_at": min(first_attempt, at) if first_attempt else at,
+            "updated_at": now,
+            "version": cases.c.version + 1,
+        }
+        if result.is_contact:
+            changes["first_contact_at"] = min(first_contact, at) if first_contact else at
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
+        detail = {"attempt_no": number, "result": result.value, "team_id": team_id}
+        announce(conn, case_id, CaseEventKind.ATTEMPT_RECORDED, now, detail)
+        audit(conn, now, actor, "attempt_recorded", "case", case_id, detail)
+        request_plan(conn, [row.program_id], now)
+    return AttemptRecorded(case_id, number)
+
+
+def record_outcome(
+    store: Store,
+    case_id: str,
+    *,
+    outcome: VisitResult,
+    referral: Referral | None,
+    actor: str,
+    now: datetime,
+    tier_rules: OtherHistoryTiers,
+) -> None:
+    _check_referral(outcome, referral)
+    with store.transaction() as conn:
+        row = _open_case(conn, case_id)
+        conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id)
+            .values(
+                status=CaseStatus.CLOSED.value,
+                closed_at=now,
+                outcome=outcome.value,
+                referral=referral.value if referral else None,
+                planned_team_id=None,
+                planned_shift_start=None,
+                planned_visit_from=None,
+                planned_visit_until=None,
+                at_risk_reason=None,
+                updated_at=now,
+                version=cases.c.version + 1,
+            )
+        )
+        detail: dict[str, str | int | float | None] = {
+            "outcome": outcome.value,
+            "referral": referral.value if referral else None,
+        }
+        announce(conn, case_id, CaseEventKind.OUTCOME_RECORDED, now, detail)
+        announce(conn, case_id, CaseEventKind.CLOSED, now)
+        audit(conn, now, actor, "outcome_recorded", "case", case_id, dict(detail))
+        person_id = row.person_id
+        if person_id:
+            retier_person(conn, person_id, tier_rules, now)
+        request_plan(conn, [row.program_id], now)
+
+
+def retier_person(
+    conn: Connection, person_id: str, rules: OtherHistoryTiers, now: datetime
+) -> None:
+    """The person's history changed: every open case of theirs takes its tier again."""
+    open_cases = conn.execute(
+        select(cases.c.id, cases.c.tier).where(
+            cases.c.person_id == person_id, cases.c.status == CaseStatus.OPEN.value
+        )
+    ).all()
+    for case_id, old in open_cases:
+        history = history_of(conn, [person_id], exclude_case=case_id).get(person_id, [])
+        tier = tier_for_history(history, rules)
+        if tier.value != old:
+            conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id)
+                .values(
+                    tier=tier.value,
+                    tier_rank=TIER_RANK[tier],
+                    updated_at=now,
+                    version=cases.c.version + 1,
+                )
+            )
+            announce(conn, case_id, CaseEventKind.TIER_CHANGED, now, {"previous": old})

@@ -1,0 +1,265 @@
+"""`qrt`: the one command line of the product."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from services.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    data_dir = getattr(args, "sub_data_dir", None) or getattr(args, "data_dir", None)
+    if data_dir:
+        overrides["data_dir"] = Path(data_dir)
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from services.runtime.supervisor import run_stack
+
+    return run_stack(_settings(args), args.api_port, _say)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    if args.role == "timers":
+        from workers.timers import run_timer_worker
+
+        return run_timer_worker(_settings(args))
+    from workers.run import run_worker
+
+    return run_worker(args.role, _settings(args))
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.api.app import create_app
+
+    settings = _settings(args)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api_host,
+        port=args.port if args.port is not None else settings.api_port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from services.store.database import current_revision, make_engine, migrate
+
+    settings = _settings(args)
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    _say(f"schema at revision {current_revision(engine)}")
+    engine.dispose()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from services.runtime.run_files import bootstrap_servers
+    from services.topics import ensure_topics
+
+    settings = _settings(args)
+    created = ensure_topics(settings, bootstrap_servers(settings))
+    _say(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from schemas.overdose_event import Source
+    from services.ingest.publisher import make_producer, publish_lines
+    from services.runtime.run_files import bootstrap_servers
+
+    settings = _settings(args)
+    servers = bootstrap_servers(settings)
+    if args.file == "-":
+        lines = sys.stdin.buffer.read().splitlines()
+    else:
+        try:
+            lines = Path(args.file).read_bytes().splitlines()
+        except OSError as exc:
+            _err(f"error: cannot read {args.file}: {exc.strerror}")
+            return 2
+    producer = make_producer(servers)
+    with tqdm(total=len(lines), unit="event", disable=None, file=sys.stderr) as bar:
+        report = publish_lines(
+            producer,
+            settings,
+            lines,
+            source=Source(args.source) if args.source else None,
+            progress=bar.update,
+        )
+    producer.close()
+    for item in report.warnings:
+        _err(f"line {item.line}: warning: {item.message}")
+    for item in report.failed:
+        _err(f"line {item.line}: error: {item.message}")
+    _say(f"published {report.sent} event(s); {len(report.failed)} failed")
+    return 1 if report.failed else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from services.clock import system_clock
+    from services.ingest.publisher import make_producer, publish_lines
+    from services.runtime.run_files import bootstrap_servers
+    from services.simulation.synthetic import synthetic_events
+
+    settings = _settings(args)
+    producer = make_producer(bootstrap_servers(settings))
+    interval = 1.0 / args.rate
+    sent = failed = 0
+    start = time.monotonic()
+    with tqdm(total=args.count, unit="event", file=sys.stderr) as bar:
+        for n, event in enumerate(synthetic_events(args.count, system_clock(), args.seed)):
+            lag = start + n * interval - time.monotonic()
+            if lag > 0:
+                time.sleep(lag)
+            report = publish_lines(producer, settings, [json.dumps(event).encode()], timeout_s=10)
+            sent += report.sent
+            failed += len(report.failed)
+            bar.update(1)
+    producer.close()
+    took = time.monotonic() - start
+    _say(f"published {sent} synthetic event(s) in {took:.1f} s; {failed} failed")
+    return 1 if failed else 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from services.bootstrap import bootstrap
+
+    ctx = bootstrap(_settings(args))
+    if ctx.programs.get(args.program) is None:
+        _err(f"error: no program {args.program!r}; known: {', '.join(ctx.programs.ids)}")
+        return 2
+    items = ctx.store.queue(args.program, limit=args.limit)
+    if args.json:
+        _say(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
+        return 0
+    _say(f"{len(items)} open case(s) in program {args.program}")
+    _say(f"{'tier':<10} {'case':<36} {'window opens (UTC)':<17} {'due (UTC)':<17} events")
+    for i in items:
+        refs = ", ".join(
+            f"{e.source}:{e.agency_id}:{e.incident_number or e.event_id}" for e in i.events
+        )
+        _say(
+            f"{i.tier.value:<10} {i.case_id:<36} {i.window_opens_at:%Y-%m-%d %H:%M} "
+            f"{i.window_due_at:%Y-%m-%d %H:%M} {refs}"
+        )
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from schemas.overdose_event import OverdoseEvent
+
+    _say(json.dumps(OverdoseEvent.model_json_schema(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qrt", description="QRT post-overdose follow-up")
+    parser.add_argument(
+        "--data-dir",
+        help="where the SQLite file and run files live (default: $QRT_DATA_DIR or ./.qrt)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole stack in the foreground")
+    up.add_argument("--api-port", type=int, default=8000, help="0 picks a free port")
+    up.add_argument(
+        "--data-dir",
+        dest="sub_data_dir",
+        metavar="DIR",
+        help="where the SQLite file, logs and run files live",
+    )
+    up.set_defaults(func=cmd_up)
+
+    worker = sub.add_parser("worker", help="run one stream worker")
+    worker.add_argument("role", choices=["intake", "cases", "timers"])
+    worker.set_defaults(func=cmd_worker)
+
+    api = sub.add_parser("api", help="run the HTTP API")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.set_defaults(func=cmd_api)
+
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("topics", help="create missing Kafka topics").set_defaults(func=cmd_topics)
+
+    publish = sub.add_parser("publish", help="publish JSON-lines overdose events")
+    publish.add_argument("file", help="a JSON-lines file, or - for standard input")
+    publish.add_argument(
+        "--source",
+        choices=["ems", "police"],
+        help="topic for every line (default: each line's `source`)",
+    )
+    publish.set_defaults(func=cmd_publish)
+
+    simulate = sub.add_parser("simulate", help="publish synthetic events (invented people)")
+    simulate.add_argument("--rate", type=float, default=5.0, help="events per second")
+    simulate.add_argument("--count", type=int, default=100)
+    simulate.add_argument("--seed", type=int)
+    simulate.set_defaults(func=cmd_simulate)
+
+    queue = sub.add_parser("queue", help="print a program's work queue")
+    queue.add_argument("--program", required=True)
+    queue.add_argument("--limit", type=int, default=500)
+    queue.add_argument("--json", action="store_true")
+    queue.set_defaults(func=cmd_queue)
+
+    from services.cli_cases import add_commands
+
+    add_commands(sub)
+
+    schema = sub.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("name", choices=["overdose-event"])
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "rate", 1) <= 0 or getattr(args, "count", 1) < 0:
+        _err("error: --rate must be > 0 and --count >= 0")
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("kafka", "alembic", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line error, not a traceback, for known failures
+        from services.errors import KNOWN_ERRORS
+
+        if isinstance(exc, KNOWN_ERRORS):
+            _err(f"error: {exc}")
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Personal data at rest: AES-GCM sealed fields and keyed blind indexes."""

@@ -1,0 +1,101 @@
+"""`qrt keys rotate`: re-seal every personal field under the primary data key, and
+(with `reindex`) rebuild the blind indexes under the current index key.
+
+Rotating the data key: put the new key first in QRT_DATA_KEYS, keep the old one
+after it, restart, run `qrt keys rotate`, then drop the old key. Rotating the
+index key: stop the case worker, set the new QRT_INDEX_KEY, run `qrt keys rotate
+--reindex`, start it again. (Scene tokens of the last `incident_merge_minutes`
+are not rebuilt: their plaintext is never stored; a report arriving in that
+span is not merged by place with one from before the rotation.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Table, delete, select, update
+
+from schemas.overdose_event import Patient
+from services.crypto.fields import FieldCipher
+from services.identity.matching import blocking_keys, features_from_patient, index_kind
+from services.store.person_records import add_tokens, open_identity
+from services.store.repository import Store
+from services.store.tables import events, person_addresses, person_index, persons
+
+CHUNK = 500
+
+
+@dataclass
+class RotationReport:
+    resealed: int = 0
+    reindexed_persons: int = 0
+
+
+def _aad(table: Table, row: object) -> str:
+    if table is persons:
+        return f"persons.identity:{row.id}"  # type: ignore[attr-defined]
+    if table is person_addresses:
+        return f"person_addresses:{row.person_id}"  # type: ignore[attr-defined]
+    return f"events.patient:{row.source}|{row.agency_id}|{row.event_id}"  # type: ignore[attr-defined]
+
+
+def _reseal(store: Store, cipher: FieldCipher, table: Table, column: Column[str]) -> int:
+    done = 0
+    last = None
+    key = table.c.id
+    while True:
+        with store.transaction() as conn:
+            query = select(table).where(column.is_not(None)).order_by(key).limit(CHUNK)
+            if last is not None:
+                query = query.where(key > last)
+            rows = conn.execute(query).all()
+            if not rows:
+                return done
+            for row in rows:
+                token = getattr(row, column.name)
+                if FieldCipher.key_id_of(token) == cipher.keyring.primary:
+                    continue
+                aad = _aad(table, row)
+                conn.execute(
+                    update(table)
+                    .where(key == row.id)
+                    .values({column.name: cipher.seal(cipher.open(token, aad), aad)})
+                )
+                done += 1
+            last = rows[-1].id
+
+
+def rotate(
+    store: Store, cipher: FieldCipher, *, reindex: bool, say: Callable[[str], None]
+) -> RotationReport:
+    report = RotationReport()
+    for table, column in (
+        (persons, persons.c.identity_sealed),
+        (person_addresses, person_addresses.c.address_sealed),
+        (events, events.c.patient_sealed),
+    ):
+        n = _reseal(store, cipher, table, column)
+        say(f"{table.name}: {n} value(s) re-sealed under key {cipher.keyring.primary}")
+        report.resealed += n
+    if reindex:
+        with store.transaction() as conn:
+            for row in conn.execute(select(persons)).all():
+                identity = open_identity(cipher, row.id, row.identity_sealed)
+                features = features_from_patient(Patient.model_validate(identity))
+                conn.execute(delete(person_index).where(person_index.c.person_id == row.id))
+                add_tokens(
+                    conn,
+                    [
+                        {
+                            "program_id": row.program_id,
+                            "kind": index_kind(kind),
+                            "token": cipher.blind(index_kind(kind), value),
+                            "person_id": row.id,
+                        }
+                        for kind, value in blocking_keys(features)
+                    ],
+                )
+                report.reindexed_persons += 1
+        say(f"blind indexes rebuilt for {report.reindexed_persons} person(s)")
+    return report

@@ -1,0 +1,1 @@
+"""Ingest: turning publisher bytes into validated events or reasoned rejections."""

@@ -1,0 +1,131 @@
+"""Screen one raw message: a routed `IntakeRecord` or a `RejectedEvent` with its reason.
+
+Pure: no I/O, the clock is a parameter. Every way publisher bytes can be wrong
+ends here as a rejection a person can act on; nothing raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from schemas.intake import FieldError, IntakeRecord, Origin, RejectedEvent, RejectReason
+from schemas.overdose_event import OverdoseEvent, Source
+from services.programs import Programs
+from services.triage.routing import Unroutable, route_event
+
+
+@dataclass(frozen=True)
+class ScreeningRules:
+    max_bytes: int = 1024 * 1024
+    future_tolerance: timedelta = timedelta(hours=1)
+
+
+def _reject(
+    raw: bytes,
+    origin: Origin,
+    now: datetime,
+    reason: RejectReason,
+    detail: str,
+    errors: list[FieldError] | None = None,
+) -> RejectedEvent:
+    return RejectedEvent(
+        reason=reason,
+        detail=detail,
+        errors=errors or [],
+        origin=origin,
+        rejected_at=now,
+        original_size=len(raw),
+        original_b64=base64.b64encode(raw).decode("ascii"),
+    )
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            field=".".join(str(part) for part in err["loc"]) or "(event)",
+            message=err["msg"],
+            type=err["type"],
+        )
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def expected_source(topic: str) -> Source | None:
+    """Which source a topic carries, from its base name (`overdose.ems.v1` -> ems)."""
+    for source in Source:
+        if f"overdose.{source.value}." in topic:
+            return source
+    return None
+
+
+def screen(
+    raw: bytes,
+    origin: Origin,
+    *,
+    programs: Programs,
+    now: datetime,
+    rules: ScreeningRules,
+) -> IntakeRecord | RejectedEvent:
+    if len(raw) > rules.max_bytes:
+        return _reject(
+            raw,
+            origin,
+            now,
+            RejectReason.OVERSIZE,
+            f"message is {len(raw)} bytes; the limit is {rules.max_bytes}. "
+            "Send one event per message without attachments",
+        )
+    try:
+        json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _reject(
+            raw,
+            origin,
+            now,
+            RejectReason.MALFORMED_JSON,
+            f"message is not valid UTF-8 JSON ({exc}); send one JSON object per message",
+        )
+    try:
+        event = OverdoseEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+        fields = ", ".join(sorted({e.field for e in errors}))
+        return _reject(
+            raw,
+            origin,
+            now,
+            RejectReason.INVALID_EVENT,
+            f"{len(errors)} field error(s) in {fields}; see errors",
+            errors,
+        )
+    if event.occurred_at > now + rules.future_tolerance:
+        return _reject(
+            raw,
+            origin,
+            now,
+            RejectReason.FUTURE_TIME,
+            f"occurred_at {event.occurred_at.isoformat()} is more than "
+            f"{rules.future_tolerance} after the time of receipt {now.isoformat()}; "
+            "check the clock and the UTC offset of the sending system",
+            [FieldError(field="occurred_at", message="in the future", type="future")],
+        )
+    expected = expected_source(origin.topic)
+    if expected is not None and event.source != expected:
+        return _reject(
+            raw,
+            origin,
+            now,
+            RejectReason.SOURCE_MISMATCH,
+            f"source is {event.source.value!r} but the event came on {origin.topic}; "
+            f"publish {event.source.value} events to the overdose.{event.source.value} topic",
+            [FieldError(field="source", message="does not match topic", type="mismatch")],
+        )
+    routed = route_event(event, programs)
+    if isinstance(routed, Unroutable):
+        return _reject(raw, origin, now, routed.reason, routed.detail)
+    return IntakeRecord(program_id=routed.id, event=event, origin=origin, received_at=now)

@@ -1,0 +1,1 @@
+"""Planning: visit windows (and, later, shift slots)."""

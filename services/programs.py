@@ -1,0 +1,132 @@
+"""QRT programs: loaded from a TOML file, validated, looked up by id."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from services.cases.tiering import OtherHistoryTiers
+from services.planning.shifts import TeamList
+
+
+class ProgramsFileError(Exception):
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(f"programs file {path}: {problem}")
+
+
+class VisitWindow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    opens_after_hours: Annotated[float, Field(ge=0)] = 12
+    due_after_hours: Annotated[float, Field(gt=0)] = 72
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.due_after_hours <= self.opens_after_hours:
+            raise ValueError("due_after_hours must be later than opens_after_hours")
+        return self
+
+    @property
+    def opens_after(self) -> timedelta:
+        return timedelta(hours=self.opens_after_hours)
+
+    @property
+    def due_after(self) -> timedelta:
+        return timedelta(hours=self.due_after_hours)
+
+
+class Matching(BaseModel):
+    """Person matching inside a program (see services/identity/matching.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto_link: Annotated[float, Field(gt=0, le=1)] | None = None
+    review: Annotated[float, Field(gt=0, le=1)] | None = None
+    incident_merge_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 90
+
+
+class Program(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    name: str
+    timezone: str = "America/New_York"
+    county_fips: list[Annotated[str, Field(pattern=r"^\d{5}$")]] = Field(default_factory=list)
+    agency_ids: list[str] = Field(default_factory=list)
+    visit_window: VisitWindow = Field(default_factory=VisitWindow)
+    at_risk_before_due_hours: Annotated[float, Field(ge=0)] = 12
+    teams: TeamList = Field(default_factory=list, alias="team")
+    matching: Matching = Field(default_factory=Matching)
+    tiers: OtherHistoryTiers = Field(default_factory=OtherHistoryTiers)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def at_risk_before_due(self) -> timedelta:
+        return timedelta(hours=self.at_risk_before_due_hours)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Programs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    programs: list[Program]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Self:
+        ids = [p.id for p in self.programs]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"program ids appear twice: {', '.join(dupes)}")
+        return self
+
+    def get(self, program_id: str) -> Program | None:
+        return next((p for p in self.programs if p.id == program_id), None)
+
+    @property
+    def ids(self) -> list[str]:
+        return [p.id for p in self.programs]
+
+
+def bundled_example_text() -> str:
+    return resources.files("services").joinpath("example_programs.toml").read_text()
+
+
+def parse_programs(text: str, origin: Path | str = "<text>") -> Programs:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProgramsFileError(origin, f"not valid TOML: {exc}") from exc
+    entries = raw.get("program", [])
+    if not entries:
+        raise ProgramsFileError(origin, "no [[program]] entries")
+    try:
+        return Programs(programs=entries)
+    except ValidationError as exc:
+        raise ProgramsFileError(origin, str(exc)) from exc
+
+
+def load_programs(path: Path | None) -> Programs:
+    if path is None:
+        return parse_programs(bundled_example_text(), "bundled example")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ProgramsFileError(path, f"cannot be read ({exc.strerror})") from exc
+    return parse_programs(text, path)

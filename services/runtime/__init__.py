@@ -1,0 +1,1 @@
+"""Running the stack: embedded broker, topics, process supervision."""

@@ -1,0 +1,260 @@
+"""`qrt up`: the whole stack on one machine, in the foreground, until Ctrl-C/SIGTERM.
+
+Order: migrate the store, start (or find) the broker, create topics, start the
+workers and the API as child processes, wait until each is ready, print the API
+URL. A child that dies is restarted (with a pause); stopping ends the children
+first, then the embedded broker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from services.runtime.children import die_with_parent
+from services.runtime.embedded_broker import EmbeddedBroker, free_port
+from services.runtime.run_files import forget_run_files, ready_file, record_broker
+from services.settings import Settings
+from services.store.database import make_engine, migrate
+from services.topics import ensure_topics
+
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+
+
+class StackFailedToStart(RuntimeError):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    ready: Callable[[], bool]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self, env: dict[str, str]) -> None:
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback URL)
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class Stack:
+    def __init__(self, settings: Settings, api_port: int, say: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.api_port = api_port or free_port()
+        self.say = say
+        self.broker: EmbeddedBroker | None = None
+        self.children: list[Child] = []
+        self._stop = threading.Event()
+        self.failed = False
+        self._lock: IO[str] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.api_port}"
+
+    def _child_env(self, servers: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["QRT_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        env["KAFKA_BOOTSTRAP_SERVERS"] = servers
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _children(self, logs: Path) -> list[Child]:
+        qrt = [sys.executable, "-m", "services.cli"]
+        health = f"{self.api_url}/healthz"
+        return [
+            Child(
+                name,
+                [*qrt, "worker", name],
+                logs / f"{name}.log",
+                lambda name=name: ready_file(self.settings, name).exists(),  # type: ignore[misc]
+            )
+            for name in ("intake", "cases", "timers")
+        ] + [
+            Child(
+                "api",
+                [*qrt, "api", "--host", self.settings.api_host, "--port", str(self.api_port)],
+                logs / "api.log",
+                lambda: _http_ok(health),
+            )
+        ]
+
+    def _take_data_dir(self) -> None:
+        """One stack per data directory: a second `qrt up` would overwrite the run files."""
+        run = self.settings.data_dir / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        lock = open(run.parent / "stack.lock", "a+")  # held until the stack stops
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._lock = lock
+        except BlockingIOError as exc:
+            lock.close()
+            raise StackFailedToStart(
+                f"another `qrt up` is running with data directory {self.settings.data_dir}; "
+                "stop it, or pass --data-dir for a second stack"
+            ) from exc
+
+    def _check_api_port(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.settings.api_host, self.api_port))
+            except OSError as exc:
+                raise StackFailedToStart(
+                    f"cannot listen on {self.settings.api_host}:{self.api_port} ({exc.strerror}); "
+                    "pass --api-port N, or --api-port 0 for a free port"
+                ) from exc
+
+    def start(self) -> None:
+        data = self.settings.data_dir
+        logs = data / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self._take_data_dir()
+        self._check_api_port()
+        forget_run_files(self.settings)
+        self.say(f"data directory {data.resolve()} (logs in {logs.resolve()})")
+        engine = make_engine(self.settings.sqlalchemy_url)
+        migrate(engine)
+        engine.dispose()
+        servers = self.settings.kafka_bootstrap_servers
+        if not servers:
+            self.broker = EmbeddedBroker(log_file=logs / "broker.log")
+            servers = self.broker.start()
+            self.say(f"embedded Kafka-compatible broker on {servers}")
+        record_broker(self.settings, servers)
+        ensure_topics(self.settings, servers)
+        env = self._child_env(servers)
+        self.children = self._children(logs)
+        for child in self.children:
+            child.start(env)
+        self._env = env
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        waiting = list(self.children)
+        while waiting:
+            for child in list(waiting):
+                if not child.alive():
+                    raise StackFailedToStart(
+                        f"{child.name} exited during start-up; its log ends with:\n"
+                        + child.log_tail()
+                    )
+                if child.ready():
+                    waiting.remove(child)
+            if time.monotonic() > deadline:
+                names = ", ".join(c.name for c in waiting)
+                raise StackFailedToStart(f"not ready after {READY_TIMEOUT_S:.0f} s: {names}")
+            if self._stop.wait(0.1):
+                return
+
+    def watch(self) -> None:
+        """Until asked to stop: restart any child that died (at most 5 times a minute)."""
+        while not self._stop.wait(0.5):
+            for child in self.children:
+                if child.alive():
+                    continue
+                now = time.monotonic()
+                child.restarts = [t for t in child.restarts if now - t < 60] + [now]
+                code = child.proc.returncode if child.proc else None
+                if len(child.restarts) > 5:
+                    self.say(f"{child.name} keeps failing (exit {code}); stopping the stack")
+                    self.failed = True
+                    self._stop.set()
+                    return
+                self.say(f"{child.name} exited with {code}; restarting it")
+                child.start(self._env)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for child in self.children:
+            child.wait_or_kill(deadline)
+        if self.broker is not None:
+            self.broker.stop()
+        if self._lock is not None:
+            forget_run_files(self.settings)
+            self._lock.close()
+
+
+def run_stack(settings: Settings, api_port: int, say: Callable[[str], None]) -> int:
+    stack = Stack(settings, api_port, say)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stack.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        if stack.stopping:
+            return 0
+        say(f"QRT stack is up. API: {stack.api_url}  (OpenAPI docs: {stack.api_url}/docs)")
+        say("Publish events with `qrt publish FILE`; press Ctrl-C to stop.")
+        stack.watch()
+        return 1 if stack.failed else 0
+    except StackFailedToStart as exc:
+        say(f"error: {exc}")
+        return 1
+    finally:
+        say("stopping...")
+        stack.stop()
+        say("stopped.")

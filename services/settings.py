@@ -1,0 +1,91 @@
+"""Typed, frozen settings from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """All knobs of one deployment. Environment names are given in each field."""
+
+    model_config = SettingsConfigDict(frozen=True, env_prefix="QRT_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default=Path(".qrt"), description="SQLite file, run files")
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "QRT_KAFKA_BOOTSTRAP_SERVERS"),
+        description="host:port[,host:port]; unset = start the embedded broker",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "QRT_DATABASE_URL"),
+        description="SQLAlchemy URL; unset = SQLite file in data_dir",
+    )
+    data_keys: SecretStr | None = Field(
+        default=None, description="QRT_DATA_KEYS: id:base64key[,...], first one primary"
+    )
+    index_key: SecretStr | None = Field(default=None, description="QRT_INDEX_KEY: base64")
+    programs_file: Path | None = Field(default=None, description="TOML; unset = bundled example")
+    topic_partitions: int = Field(default=4, ge=1, le=1024)
+    topic_replication: int = Field(default=1, ge=1, le=7)
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    max_event_bytes: int = Field(default=MIB, ge=1024)
+    future_tolerance_minutes: int = Field(default=60, ge=0)
+    consumer_fetch_max_wait_ms: int = Field(
+        default=100, ge=1, le=10_000, description="longest a worker's fetch waits for data"
+    )
+    sweep_seconds: float = Field(default=5.0, gt=0, description="timer sweep interval")
+    full_plan_minutes: float = Field(default=5.0, gt=0, description="plan every program")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_postgres(cls, value: str | None) -> str | None:
+        if value and value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @model_validator(mode="after")
+    def _no_development_defaults_in_production(self) -> Self:
+        """In production nothing falls back quietly to SQLite, the embedded broker or
+        the invented example program."""
+        if self.environment == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("DATABASE_URL", self.database_url),
+                    ("KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers),
+                    ("QRT_PROGRAMS_FILE", self.programs_file),
+                    ("QRT_DATA_KEYS", self.data_keys),
+                    ("QRT_INDEX_KEY", self.index_key),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"QRT_ENVIRONMENT=production needs {', '.join(missing)} to be set; "
+                    "the development defaults are not for real data"
+                )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'qrt.sqlite3').resolve()}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

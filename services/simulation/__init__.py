@@ -1,0 +1,1 @@
+"""Synthetic, invented overdose events for demos, load and benchmarks."""

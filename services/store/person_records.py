@@ -1,0 +1,150 @@
+"""Persons in the store: identity sealed (AES-GCM), found through blind-index tokens."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from schemas.overdose_event import Address, Patient
+from services.crypto.fields import FieldCipher
+from services.store.tables import person_addresses, person_index, persons
+
+IDENTITY_FIELDS = ("first_name", "last_name", "dob", "sex", "phone", "language")
+
+
+def identity_of(patient: Patient) -> dict[str, Any]:
+    return patient.model_dump(mode="json", include=set(IDENTITY_FIELDS), exclude_none=True)
+
+
+def merged_identity(known: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Fill what the person's record lacks; never overwrite what it has."""
+    return {**new, **known}
+
+
+def seal_identity(cipher: FieldCipher, person_id: str, identity: dict[str, Any]) -> str:
+    return cipher.seal(json.dumps(identity, sort_keys=True), f"persons.identity:{person_id}")
+
+
+def open_identity(cipher: FieldCipher, person_id: str, sealed: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(cipher.open(sealed, f"persons.identity:{person_id}"))
+    return value
+
+
+def seal_patient(cipher: FieldCipher, event_key: str, patient: Patient) -> str:
+    return cipher.seal(patient.model_dump_json(exclude_none=True), f"events.patient:{event_key}")
+
+
+def open_patient(cipher: FieldCipher, event_key: str, sealed: str) -> Patient:
+    return Patient.model_validate_json(cipher.open(sealed, f"events.patient:{event_key}"))
+
+
+def persons_by_tokens(
+    conn: Connection, program_id: str, tokens: Iterable[str]
+) -> dict[str, set[str]]:
+    """token -> person ids, for one program."""
+    wanted = sorted(set(tokens))
+    found: dict[str, set[str]] = defaultdict(set)
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(person_index.c.token, person_index.c.person_id).where(
+                and_(
+                    person_index.c.program_id == program_id,
+                    person_index.c.token.in_(wanted[start : start + 500]),
+                )
+            )
+        )
+        for token, person_id in rows:
+            found[token].add(person_id)
+    return found
+
+
+def load_identities(
+    conn: Connection, cipher: FieldCipher, person_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    ids = sorted(set(person_ids))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(persons.c.id, persons.c.identity_sealed).where(
+                persons.c.id.in_(ids[start : start + 500])
+            )
+        )
+        for person_id, sealed in rows:
+            found[person_id] = open_identity(cipher, person_id, sealed)
+    return found
+
+
+def insert_persons(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    if rows:
+        conn.execute(persons.insert(), list(rows))
+
+
+def update_identity(
+    conn: Connection, cipher: FieldCipher, person_id: str, identity: dict[str, Any], now: datetime
+) -> None:
+    conn.execute(
+        update(persons)
+        .where(persons.c.id == person_id)
+        .values(identity_sealed=seal_identity(cipher, person_id, identity), updated_at=now)
+    )
+
+
+def add_tokens(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
+    """Index entries (program, kind, token, person); an entry already there is kept."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(person_index).on_conflict_do_nothing(), list(rows))
+
+
+def add_addresses(
+    conn: Connection,
+    cipher: FieldCipher,
+    items: Sequence[tuple[str, Address, str, datetime]],
+) -> None:
+    """(person id, address, source, observed at): every address kept, with source and date."""
+    if not items:
+        return
+    conn.execute(
+        person_addresses.insert(),
+        [
+            {
+                "person_id": person_id,
+                "address_sealed": cipher.seal(
+                    address.model_dump_json(exclude_none=True),
+                    f"person_addresses:{person_id}",
+                ),
+                "source": source,
+                "observed_at": observed_at,
+            }
+            for person_id, address, source, observed_at in items
+        ],
+    )
+
+
+def addresses_of(
+    conn: Connection, cipher: FieldCipher, person_id: str
+) -> list[tuple[Address, str, datetime]]:
+    rows = conn.execute(
+        select(
+            person_addresses.c.address_sealed,
+            person_addresses.c.source,
+            person_addresses.c.observed_at,
+        )
+        .where(person_addresses.c.person_id == person_id)
+        .order_by(person_addresses.c.observed_at.desc())
+    )
+    return [
+        (
+            Address.model_validate_json(cipher.open(sealed, f"person_addresses:{person_id}")),
+            source,
+            observed_at,
+        )
+        for sealed, source, observed_at in rows
+    ]

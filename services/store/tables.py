@@ -1,0 +1,226 @@
+"""SQL tables of the system of record.
+
+Personal data (names, DOB, phone, addresses) is only ever stored sealed
+(`*_sealed` columns, AES-GCM, see services/crypto) and matched through keyed
+blind-index tokens (`person_index`); no column holds it in plaintext.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused by the store; pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("program_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("tier_rank", Integer, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("window_opens_at", UTCDateTime, nullable=False),
+    Column("window_due_at", UTCDateTime, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True, index=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("at_risk_reason", String(32), nullable=True),
+    Column("missed_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("outcome", String(48), nullable=True),
+    Column("referral", String(48), nullable=True),
+    Column("first_attempt_at", UTCDateTime, nullable=True),
+    Column("first_contact_at", UTCDateTime, nullable=True),
+    Column("planned_team_id", String(64), nullable=True),
+    Column("planned_shift_start", UTCDateTime, nullable=True),
+    Column("planned_visit_from", UTCDateTime, nullable=True),
+    Column("planned_visit_until", UTCDateTime, nullable=True),
+    Index("ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at"),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("program_id", String(64), nullable=False, index=True),
+    Column("identity_sealed", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+person_addresses = Table(
+    "person_addresses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False, index=True),
+    Column("address_sealed", Text, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("event_row_id", Integer, nullable=True),
+    Column("observed_at", UTCDateTime, nullable=False),
+)
+
+person_index = Table(
+    "person_index",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=False, index=True),
+    UniqueConstraint("program_id", "kind", "token", "person_id", name="uq_person_index_entry"),
+    Index("ix_person_index_lookup", "program_id", "token"),
+)
+
+match_reviews = Table(
+    "match_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), nullable=False),
+    Column("event_row_id", Integer, ForeignKey("events.id"), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=True),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
+    Column("candidate_person_id", String(36), ForeignKey("persons.id"), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("resolved_by", String(64), nullable=True),
+    Index("ix_match_reviews_open", "program_id", "status"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("attempt_no", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("team_id", String(64), nullable=True),
+    Column("result", String(48), nullable=False),
+    Column("referral", String(48), nullable=True),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    UniqueConstraint("case_id", "attempt_no", name="uq_attempts_case_attempt_no"),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("program_id", String(64), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("fired_at", UTCDateTime, nullable=True),
+    UniqueConstraint("case_id", "kind", name="uq_timers_case_kind"),
+    Index("ix_timers_due", "fired_at", "due_at"),
+)
+
+program_state = Table(
+    "program_state",
+    metadata,
+    Column("program_id", String(64), primary_key=True),
+    Column("plan_requested_at", UTCDateTime, nullable=True),
+    Column("planned_at", UTCDateTime, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("subject_type", String(24), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("agency_id", String(64), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("incident_number", String(64), nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("fatal", Boolean, nullable=False),
+    Column("handling", String(32), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=True, index=True),
+    Column("origin_topic", String(255), nullable=False),
+    Column("origin_partition", Integer, nullable=False),
+    Column("origin_offset", Integer, nullable=False),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True, index=True),
+    Column("patient_sealed", Text, nullable=True),
+    Column("scene_tokens", String(200), nullable=True),
+    Column("match_decision", String(16), nullable=True),
+    UniqueConstraint("source", "agency_id", "event_id", name="uq_events_publisher_event_id"),
+    UniqueConstraint("source", "agency_id", "incident_number", name="uq_events_incident"),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("published_at", UTCDateTime, nullable=True),
+    Index("ix_case_events_unpublished", "published_at", "seq"),
+)

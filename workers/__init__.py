@@ -1,0 +1,1 @@
+"""Faust app factory and stream agents: decode -> call a service -> emit."""

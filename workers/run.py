@@ -1,0 +1,25 @@
+"""Run one worker role in the foreground (`qrt worker intake|cases`)."""
+
+from __future__ import annotations
+
+import logging
+
+from faust.worker import Worker
+
+from services.bootstrap import bootstrap
+from services.settings import Settings
+from workers.app import create_faust_app
+from workers.cases import register_case_agent
+from workers.intake import register_intake_agent
+
+ROLES = {"intake": register_intake_agent, "cases": register_case_agent}
+
+
+def run_worker(role: str, settings: Settings) -> int:
+    ctx = bootstrap(settings)
+    app = create_faust_app(ctx, role)
+    ROLES[role](app, ctx)
+    level = logging.getLevelName(settings.log_level.upper())
+    worker = Worker(app, loglevel=level if isinstance(level, int) else logging.INFO, quiet=True)
+    worker.execute_from_commandline()
+    return 0

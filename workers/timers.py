@@ -1,0 +1,83 @@
+"""Timer worker (`qrt worker timers`): APScheduler jobs over the store.
+
+- every `QRT_SWEEP_SECONDS`: fire due timers (window opened, at risk, missed);
+- every second: plan the programs whose plan was requested;
+- every `QRT_FULL_PLAN_MINUTES`: plan every program (shifts pass with time).
+Several timer workers may run: timers are claimed row by row and planning
+locks the program (on PostgreSQL), so nothing fires or plans twice at once.
+A job that fails is logged and runs again at its next tick; nothing is lost
+because the state it works from is in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from services.bootstrap import Context, bootstrap
+from services.cases.replanning import plan_program, plan_requested
+from services.cases.timers import BATCH, sweep_timers
+from services.runtime.run_files import ready_file, write_atomically
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def sweep_all(ctx: Context) -> int:
+    fired = 0
+    while True:
+        n = sweep_timers(ctx.store, ctx.clock())
+        fired += n
+        if n < BATCH:
+            return fired
+
+
+def plan_requested_now(ctx: Context) -> None:
+    plan_requested(ctx.store, ctx.programs, ctx.clock())
+
+
+def plan_all(ctx: Context) -> None:
+    for program in ctx.programs.programs:
+        plan_program(ctx.store, program, ctx.clock())
+
+
+def build_scheduler(ctx: Context) -> BackgroundScheduler:
+    settings = ctx.settings
+    scheduler = BackgroundScheduler(timezone="UTC")
+    common: dict[str, Any] = {"max_instances": 1, "coalesce": True}
+    scheduler.add_job(
+        sweep_all, "interval", seconds=settings.sweep_seconds, args=[ctx], id="sweep", **common
+    )
+    scheduler.add_job(
+        plan_requested_now, "interval", seconds=1, args=[ctx], id="plan-requested", **common
+    )
+    scheduler.add_job(
+        plan_all,
+        "interval",
+        minutes=settings.full_plan_minutes,
+        args=[ctx],
+        id="plan-all",
+        **common,
+    )
+    return scheduler
+
+
+def run_timer_worker(settings: Settings) -> int:
+    ctx = bootstrap(settings)
+    _ = ctx.store  # a schema out of date stops the worker now
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheduler = build_scheduler(ctx)
+    plan_all(ctx)
+    sweep_all(ctx)
+    scheduler.start()
+    write_atomically(ready_file(settings, "timers"), "running\n")
+    log.info("timer worker running: sweep every %s s", settings.sweep_seconds)
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    return 0
