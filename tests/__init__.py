@@ -1,0 +1,1 @@
+"""Tests of the QRT follow-up orchestrator."""

@@ -1,0 +1,231 @@
+"""Benchmark of visit planning (a script, not a pytest test).
+
+    .venv/bin/python -m tests.benchmarks.bench_planning [--cases N] [--reps R] [--seed S]
+
+One program (America/New_York) with 5 teams: two day teams Mon-Fri 08:00-16:00 (8 visits a
+shift), an evening team Mon-Sat 14:00-22:00 (6), a weekend team Sat-Sun 10:00-18:00 (6) and a
+Mon/Wed/Fri team 09:00-17:00 (10). N open cases (default 1,000) occurred at random over the
+last 72 h, tiers mixed 70/20/10 % (new/unlocated/deferred), visit window 12-72 h after the
+overdose. One planning run = `shifts_between` (from now to the last deadline) + `plan_visits`.
+Timed R times after a warm-up; median and p95 printed and written to
+tests/benchmarks/results/planning.json with the machine. Target: one run < 200 ms.
+
+A second scenario, "ample capacity", multiplies every team's capacity by 12 so that nearly all
+cases are placed: the same code path with many more placements and augmenting paths (reported,
+not part of the target). Exit 1 if a plan breaks its own invariants; a missed target is FAIL
+but exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.planning.planner import Plan, PlanCase, plan_visits
+from services.planning.shifts import Shift, TeamConfig, shifts_between
+from services.planning.visit_window import visit_window
+from services.programs import VisitWindow
+
+OUT = Path(__file__).resolve().parent / "results" / "planning.json"
+TARGET_MS = 200.0
+TZ = ZoneInfo("America/New_York")
+NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)  # a Tuesday, 10:30 in New York
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
+
+
+def teams(scale: int = 1) -> list[TeamConfig]:
+    def team(team_id: str, capacity: int, days: list[str], start: str, end: str) -> TeamConfig:
+        return TeamConfig.model_validate(
+            {
+                "id": team_id,
+                "name": team_id.replace("-", " ").title(),
+                "capacity_per_shift": capacity * scale,
+                "shift": [{"days": days, "start": start, "end": end}],
+                "days_off": ["2026-11-26"] if team_id == "day-b" else [],  # Thanksgiving
+            }
+        )
+
+    return [
+        team("day-a", 8, WEEKDAYS, "08:00", "16:00"),
+        team("day-b", 8, WEEKDAYS, "08:00", "16:00"),
+        team("evening", 6, [*WEEKDAYS, "sat"], "14:00", "22:00"),
+        team("weekend", 6, ["sat", "sun"], "10:00", "18:00"),
+        team("mwf", 10, ["mon", "wed", "fri"], "09:00", "17:00"),
+    ]
+
+
+def open_cases(count: int, seed: int) -> list[PlanCase]:
+    rng = random.Random(seed)
+    rule = VisitWindow()
+    cases = []
+    for i in range(count):
+        occurred = NOW - timedelta(seconds=rng.randrange(72 * 3600))
+        window = visit_window(occurred, rule)
+        tier = rng.choices([0, 1, 2], weights=[70, 20, 10])[0]
+        cases.append(PlanCase(f"case-{i:05d}", tier, window.opens_at, window.due_at, occurred))
+    return cases
+
+
+def one_run(team_list: list[TeamConfig], cases: list[PlanCase]) -> tuple[float, float, Plan]:
+    """(shifts ms, plan ms, plan) for one planning run, as the service would do it."""
+    t0 = time.perf_counter()
+    horizon = max(c.due_at for c in cases)
+    shifts = shifts_between(team_list, TZ, NOW, horizon)
+    t1 = time.perf_counter()
+    plan = plan_visits(cases, shifts, NOW)
+    t2 = time.perf_counter()
+    return (t1 - t0) * 1000, (t2 - t1) * 1000, plan
+
+
+def check(plan: Plan, cases: list[PlanCase], shifts: list[Shift]) -> None:
+    """The invariants the unit tests prove, re-checked on the benchmark's plan."""
+    if set(plan.slots) | set(plan.at_risk) != {c.case_id for c in cases} or (
+        set(plan.slots) & set(plan.at_risk)
+    ):
+        raise SystemExit("plan does not partition the cases")
+    by_id = {c.case_id: c for c in cases}
+    capacity = {(s.team_id, s.start): s.capacity for s in shifts}
+    load = Counter((s.team_id, s.shift_start) for s in plan.slots.values())
+    if any(n > capacity[key] for key, n in load.items()):
+        raise SystemExit("a shift is over capacity")
+    for slot in plan.slots.values():
+        c = by_id[slot.case_id]
+        if not (NOW <= slot.visit_from < slot.visit_until) or not (
+            c.opens_at <= slot.visit_from and slot.visit_until <= c.due_at
+        ):
+            raise SystemExit(f"slot outside its window: {slot}")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def scenario(name: str, scale: int, cases: list[PlanCase], reps: int) -> dict[str, Any]:
+    team_list = teams(scale)
+    for _ in range(3):  # warm-up
+        one_run(team_list, cases)
+    shifts_ms, plan_ms, total_ms = [], [], []
+    plan = None
+    for _ in range(reps):
+        s_ms, p_ms, plan = one_run(team_list, cases)
+        shifts_ms.append(s_ms)
+        plan_ms.append(p_ms)
+        total_ms.append(s_ms + p_ms)
+    assert plan is not None
+    shifts = shifts_between(team_list, TZ, NOW, max(c.due_at for c in cases))
+    check(plan, cases, shifts)
+    reasons = Counter(plan.at_risk.values())
+    placed_by_tier = Counter(c.tier_rank for c in cases if c.case_id in plan.slots)
+    return {
+        "name": name,
+        "capacity_scale": scale,
+        "cases": len(cases),
+        "shifts": len(shifts),
+        "places": sum(s.capacity for s in shifts),
+        "placed": len(plan.slots),
+        "at_risk": len(plan.at_risk),
+        "at_risk_by_reason": {str(k): v for k, v in sorted(reasons.items())},
+        "placed_by_tier": {str(k): placed_by_tier[k] for k in (0, 1, 2)},
+        "cases_by_tier": {str(k): sum(c.tier_rank == k for c in cases) for k in (0, 1, 2)},
+        "reps": reps,
+        "ms": {
+            what: {
+                "median": round(statistics.median(values), 3),
+                "p95": round(percentile(values, 95), 3),
+                "min": round(min(values), 3),
+                "max": round(max(values), 3),
+            }
+            for what, values in (("shifts_between", shifts_ms), ("plan_visits", plan_ms))
+        }
+        | {
+            "total": {
+                "median": round(statistics.median(total_ms), 3),
+                "p95": round(percentile(total_ms, 95), 3),
+                "min": round(min(total_ms), 3),
+                "max": round(max(total_ms), 3),
+            }
+        },
+    }
+
+
+def machine_info() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    return {
+        "platform": platform.platform(),
+        "cpu_model": model.group(1).strip() if model else "unknown",
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+
+    machine = machine_info()
+    cases = open_cases(args.cases, args.seed)
+    results = [
+        scenario("realistic (5 teams as configured)", 1, cases, args.reps),
+        scenario("ample capacity (x12)", 12, cases, args.reps),
+    ]
+    target = results[0]["ms"]["total"]["p95"] < TARGET_MS
+    report = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "now": NOW.isoformat(),
+        "config": {"cases": args.cases, "reps": args.reps, "seed": args.seed, "teams": 5},
+        "machine": machine,
+        "target": {"what": "shifts_between + plan_visits, p95", "ms": TARGET_MS, "pass": target},
+        "scenarios": results,
+    }
+
+    print(
+        f"machine: {machine['cpu_model']}, {machine['cores']} cores, "
+        f"Python {machine['python']}, {machine['platform']}"
+    )
+    print(f"{args.cases} open cases, tiers {results[0]['cases_by_tier']}, {args.reps} reps")
+    header = f"{'scenario':36s} {'step':15s} {'median ms':>10s} {'p95 ms':>9s} {'max ms':>9s}"
+    print(header)
+    print("-" * len(header))
+    for res in results:
+        for step in ("shifts_between", "plan_visits", "total"):
+            m = res["ms"][step]
+            name = res["name"] if step == "shifts_between" else ""
+            print(f"{name:36s} {step:15s} {m['median']:10.2f} {m['p95']:9.2f} {m['max']:9.2f}")
+        print(
+            f"{'':36s} {res['shifts']} shifts, {res['places']} places: placed {res['placed']} "
+            f"(by tier {res['placed_by_tier']}), at risk {res['at_risk']} "
+            f"{res['at_risk_by_reason']}"
+        )
+    verdict = "PASS" if target else "FAIL"
+    print(
+        f"{verdict}: realistic run p95 {results[0]['ms']['total']['p95']:.2f} ms "
+        f"(target < {TARGET_MS:.0f} ms)"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
