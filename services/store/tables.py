@@ -117,7 +117,7 @@ person_index = Table(
     Column("token", String(64), nullable=False),
     Column("person_id", String(36), ForeignKey("persons.id"), nullable=False, index=True),
     UniqueConstraint("program_id", "kind", "token", "person_id", name="uq_person_index_entry"),
-    Index("ix_person_index_lookup", "program_id", "token"),
+    Index("ix_person_index_token", "program_id", "token", "person_id"),
 )
 
 match_reviews = Table(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import update
 
 from schemas.cases import TIER_RANK, CaseEventKind, Tier
@@ -25,7 +27,7 @@ from services.store.database import (
     require_current_schema,
 )
 from services.store.repository import Store
-from services.store.tables import cases
+from services.store.tables import cases, metadata
 
 PROGRAMS = load_programs(None)
 CIPHER = FieldCipher(keyring_from_text(new_key_text("t"), base64.b64encode(b"x" * 32).decode()))
@@ -147,3 +149,13 @@ def test_migrations_are_repeatable_and_checked(database_url: str) -> None:
     assert current_revision(engine) == head_revision()
     require_current_schema(engine)
     engine.dispose()
+
+
+def test_migrations_build_exactly_the_declared_tables(database_url: str) -> None:
+    """The Alembic history and `tables.py` describe the same schema, indexes included."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
