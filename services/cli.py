@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("kafka", "alembic", "aiokafka"):
+    for noisy in ("kafka", "alembic", "aiokafka", "apscheduler.executors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))

@@ -173,9 +173,32 @@ def _open_in(
     return result
 
 
+class _RecentIndex:
+    """Events of open cases near the batch in time, found by person or scene token,
+    so the same-incident check looks at a handful of events, not all of them."""
+
+    def __init__(self, recent: Sequence[_Recent]) -> None:
+        self._by_person: dict[str, list[_Recent]] = {}
+        self._by_token: dict[str, list[_Recent]] = {}
+        for r in recent:
+            self.add(r)
+
+    def add(self, r: _Recent) -> None:
+        if r.person_id is not None:
+            self._by_person.setdefault(r.person_id, []).append(r)
+        for token in r.scene:
+            self._by_token.setdefault(token, []).append(r)
+
+    def near(self, person_id: str | None, probes: set[str]) -> list[_Recent]:
+        found = list(self._by_person.get(person_id, ())) if person_id is not None else []
+        for token in probes:
+            found.extend(self._by_token.get(token, ()))
+        return found
+
+
 def _recent_events(
     conn: Connection, program: Program, items: Sequence[IntakeRecord]
-) -> list[_Recent]:
+) -> _RecentIndex:
     margin = timedelta(minutes=program.matching.incident_merge_minutes)
     times = [r.event.occurred_at for r in items]
     rows = conn.execute(
@@ -196,12 +219,14 @@ def _recent_events(
             )
         )
     )
-    return [
-        _Recent(
-            r.case_id, r.person_id, r.source, r.occurred_at, set((r.scene_tokens or "").split())
-        )
-        for r in rows
-    ]
+    return _RecentIndex(
+        [
+            _Recent(
+                r.case_id, r.person_id, r.source, r.occurred_at, set((r.scene_tokens or "").split())
+            )
+            for r in rows
+        ]
+    )
 
 
 def _open_cases_of(conn: Connection, person_ids: set[str]) -> dict[str, Any]:
@@ -216,16 +241,17 @@ def _open_cases_of(conn: Connection, person_ids: set[str]) -> dict[str, Any]:
 
 
 def _same_incident(
-    recent: list[_Recent],
+    recent: _RecentIndex,
     event: OverdoseEvent,
     person_id: str | None,
     probes: set[str],
     margin: timedelta,
 ) -> str | None:
+    source = event.source.value
     matches = {
         r.case_id
-        for r in recent
-        if r.source != event.source.value
+        for r in recent.near(person_id, probes)
+        if r.source != source
         and abs(r.occurred_at - event.occurred_at) <= margin
         and (
             (person_id is not None and r.person_id == person_id)
@@ -351,9 +377,7 @@ def _open_for_program(
                 )
             )
             target = case_id
-        recent.append(
-            _Recent(target, person_id, event.source.value, event.occurred_at, set(probes))
-        )
+        recent.add(_Recent(target, person_id, event.source.value, event.occurred_at, set(probes)))
     _write(conn, program, out, resolver, cipher, now)
     result.reviews += len(out.reviews)
 

@@ -11,40 +11,33 @@ from zoneinfo import ZoneInfo
 
 LOCAL = ZoneInfo("America/New_York")
 
+# A population of invented people about as varied as a county's: some 40 x 400
+# name pairs, phones spread over many area codes, so that person matching meets
+# the share of namesakes and shared phones it would meet in the field.
 FIRST = [
-    "Alex",
-    "Jordan",
-    "Taylor",
-    "Casey",
-    "Riley",
-    "Morgan",
-    "Jamie",
-    "Avery",
-    "Quinn",
-    "Rowan",
-    "Skyler",
-    "Dakota",
-    "Reese",
-    "Emerson",
-    "Hayden",
-    "Parker",
-    "Sage",
-    "Drew",
-]
-LAST = [
-    "Testperson",
-    "Samplewood",
-    "Exampleton",
-    "Fictional",
-    "Placeholder",
-    "Demoford",
-    "Mockridge",
-    "Synthfield",
-    "Inventa",
-    "Madeupson",
-    "Notreal",
-    "Pretendly",
-]
+    "Alex", "Jordan", "Taylor", "Casey", "Riley", "Morgan", "Jamie", "Avery", "Quinn",
+    "Rowan", "Skyler", "Dakota", "Reese", "Emerson", "Hayden", "Parker", "Sage", "Drew",
+    "Blake", "Cameron", "Finley", "Harper", "Jesse", "Kendall", "Logan", "Micah", "Noel",
+    "Oakley", "Peyton", "Remy", "Sawyer", "Tatum", "Wren", "Ari", "Bellamy", "Corey",
+    "Devon", "Ellis", "Frankie", "Gale",
+]  # fmt: skip
+_LAST_STEMS = [
+    "Sample", "Example", "Demo", "Mock", "Synth", "Test", "Placeholder", "Fiction", "Pretend",
+    "Madeup", "Notreal", "Invent", "Dummy", "Proxy", "Stand", "Figment", "Fable", "Myth",
+    "Token", "Blank",
+]  # fmt: skip
+_LAST_ENDINGS = [
+    "wood", "ton", "ford", "ridge", "field", "son", "ly", "man", "berg", "dale",
+    "more", "by", "well", "worth", "stead", "brook", "hurst", "land", "gate", "shaw",
+]  # fmt: skip
+LAST = [stem + ending for stem in _LAST_STEMS for ending in _LAST_ENDINGS]
+# 555-0100 to 555-0199 are reserved for fiction in every area code.
+AREA_CODES = [
+    "304", "681", "606", "859", "502", "740", "937", "513", "614", "330", "412", "724",
+    "814", "540", "703", "757", "804", "276", "434", "571", "865", "423", "615", "901",
+    "704", "828", "919", "336", "252", "910", "317", "765", "812", "219", "574", "260",
+    "216", "419", "567", "220",
+]  # fmt: skip
 STREETS = [
     "Maple Ave",
     "3rd St",
@@ -70,8 +63,7 @@ DISPOSITIONS = ["transported", "refused transport", "refused care", "treated and
 
 
 def _phone(rng: random.Random) -> str:
-    # 555-01xx numbers are reserved for fiction.
-    return f"+1304555{rng.randint(100, 199):04d}"
+    return f"+1{rng.choice(AREA_CODES)}555{rng.randint(100, 199):04d}"
 
 
 def synthetic_event(rng: random.Random, now: datetime, serial: int) -> dict[str, Any]:
