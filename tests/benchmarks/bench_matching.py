@@ -21,25 +21,20 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import json
 import os
-import platform
 import random
 import re
 import statistics
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 from tqdm import tqdm
 
 from schemas.overdose_event import Address, Patient
@@ -52,6 +47,7 @@ from services.store import person_records as pr
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import persons
+from tests.benchmarks.common import fresh_database, machine_info, percentile
 
 OUT = Path(__file__).resolve().parent / "results" / "matching.json"
 TARGET_MS = 20.0
@@ -234,42 +230,8 @@ def breakdown(store: Store, cipher: FieldCipher, patients: list[Patient]) -> dic
 def stats(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
-    def pct(p: float) -> float:
-        return ordered[max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-    out = {f"p{p}": round(pct(p), 3) for p in (50, 95, 99)}
+    out = {f"p{p}": round(percentile(ordered, p), 3) for p in (50, 95, 99)}
     return out | {"max": round(ordered[-1], 3), "mean": round(statistics.fmean(values), 3)}
-
-
-def machine_info() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    return {
-        "platform": platform.platform(),
-        "cpu_model": model.group(1).strip() if model else "unknown",
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-@contextlib.contextmanager
-def fresh_database(url: str | None) -> Iterator[str]:
-    """A SQLite file in a temporary directory, or a PostgreSQL database dropped afterwards."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="bench-matching-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        return
-    name = f"bench_matching_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -277,7 +239,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pop = Population(rng)
     index_key = base64.b64encode(os.urandom(32)).decode()
     cipher = FieldCipher(keyring_from_text(new_key_text("b1"), index_key))
-    with fresh_database(args.database_url) as url:
+    with fresh_database(args.database_url, "bench_matching") as url:
         store = Store(make_engine(url))
         try:
             migrate(store.engine)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -39,6 +37,7 @@ from services.store.database import make_engine
 from services.store.repository import Store
 from services.store.tables import events as events_table
 from services.topics import SOURCE_TOPICS
+from tests.benchmarks.common import machine_info, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -236,12 +235,6 @@ def phase_baseline(stack: Stack, n: int) -> dict[str, Any]:
     return {"events": n, "seconds": round(elapsed, 3), "eps": round(n / elapsed, 1)}
 
 
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
 def phase_latency(
     stack: Stack, rate: float, seconds: float, seed: int, poll_gap_s: float
 ) -> dict[str, Any]:
@@ -357,22 +350,14 @@ def phase_latency(
     }
 
 
-def machine_info() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    return {
-        "platform": platform.platform(),
-        "cpu_model": model.group(1).strip() if model else "unknown",
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-        "kafka_python": metadata.version("kafka-python"),
-        "faust_streaming": metadata.version("faust-streaming"),
-        "git_commit": subprocess.run(
+def pipeline_machine_info() -> dict[str, Any]:
+    return machine_info(
+        kafka_python=metadata.version("kafka-python"),
+        faust_streaming=metadata.version("faust-streaming"),
+        git_commit=subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip(),
-    }
+    )
 
 
 def print_table(res: dict[str, Any]) -> None:
@@ -427,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "machine": machine_info(),
+        "machine": pipeline_machine_info(),
     }
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with `&`
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the stacks get stopped

@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
-import re
 import statistics
 import time
 from collections import Counter
@@ -48,7 +45,7 @@ from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import cases as cases_table
 from services.store.tables import program_state
-from tests.benchmarks.bench_matching import fresh_database
+from tests.benchmarks.common import fresh_database, machine_info, percentile
 
 OUT = Path(__file__).resolve().parent / "results" / "planning.json"
 TARGET_MS = 200.0
@@ -120,12 +117,6 @@ def check(plan: Plan, cases: list[PlanCase], shifts: list[Shift]) -> None:
             raise SystemExit(f"slot outside its window: {slot}")
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
 def scenario(name: str, scale: int, cases: list[PlanCase], reps: int) -> dict[str, Any]:
     team_list = teams(scale)
     for _ in range(3):  # warm-up
@@ -174,26 +165,13 @@ def scenario(name: str, scale: int, cases: list[PlanCase], reps: int) -> dict[st
     }
 
 
-def machine_info() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    return {
-        "platform": platform.platform(),
-        "cpu_model": model.group(1).strip() if model else "unknown",
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def store_scenario(
     backend: str, url: str | None, cases: list[PlanCase], reps: int, seed: int
 ) -> dict[str, Any]:
     """`plan_program` against a real store holding the same open cases."""
     program = Program(id="bench", name="bench", timezone=TZ.key, teams=teams(1))
     rng = random.Random(seed)
-    with fresh_database(url) as db_url:
+    with fresh_database(url, "bench_planning") as db_url:
         engine = make_engine(db_url)
         migrate(engine)
         store = Store(engine)
