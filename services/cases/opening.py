@@ -70,7 +70,12 @@ class IntakeResult:
 
 
 def event_key(event: OverdoseEvent) -> str:
-    return f"{event.source}|{event.agency_id}|{event.event_id}"
+    return stored_event_key(event.source.value, event.agency_id, event.event_id)
+
+
+def stored_event_key(source: str, agency_id: str, event_id: str) -> str:
+    """The key that names an event's case, person and sealed data: source|agency|event id."""
+    return f"{source}|{agency_id}|{event_id}"
 
 
 def event_keys(event: OverdoseEvent) -> list[EventKey]:
@@ -82,7 +87,11 @@ def event_keys(event: OverdoseEvent) -> list[EventKey]:
 
 def case_id_for(event: OverdoseEvent) -> str:
     """Deterministic: a replay of the same event always names the same case."""
-    return str(uuid.uuid5(CASE_NAMESPACE, event_key(event)))
+    return case_id_for_key(event_key(event))
+
+
+def case_id_for_key(key: str) -> str:
+    return str(uuid.uuid5(CASE_NAMESPACE, key))
 
 
 def handling_for(event: OverdoseEvent) -> Handling:

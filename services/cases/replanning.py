@@ -11,20 +11,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from schemas.cases import CaseEventKind, CaseStatus
 from services.planning.planner import Plan, PlanCase, plan_visits
 from services.planning.shifts import shifts_between
 from services.programs import Program, Programs
-from services.store.case_records import announce
+from services.store.case_records import Announcement, announce_many
 from services.store.repository import Store
 from services.store.tables import cases, program_state
+
+PLAN_COLUMNS = (
+    "planned_team_id",
+    "planned_shift_start",
+    "planned_visit_from",
+    "planned_visit_until",
+    "at_risk_reason",
+)
 
 
 def plan_program(store: Store, program: Program, now: datetime) -> int:
     """Plan one program's open cases; return how many cases changed."""
-    changed = 0
     with store.transaction() as conn:
         lock = select(program_state.c.program_id).where(program_state.c.program_id == program.id)
         if conn.dialect.name == "postgresql":
@@ -50,10 +57,12 @@ def plan_program(store: Store, program: Program, now: datetime) -> int:
                 shifts,
                 now,
             )
+        changes: list[dict[str, object]] = []
+        news: list[Announcement] = []
         for row in rows:
             slot = plan.slots.get(row.id)
             reason = plan.at_risk.get(row.id)
-            new = {
+            new: dict[str, object] = {
                 "planned_team_id": slot.team_id if slot else None,
                 "planned_shift_start": slot.shift_start if slot else None,
                 "planned_visit_from": slot.visit_from if slot else None,
@@ -62,16 +71,24 @@ def plan_program(store: Store, program: Program, now: datetime) -> int:
             }
             if all(getattr(row, k) == v for k, v in new.items()):
                 continue
+            changes.append({"b_id": row.id, **{f"b_{k}": v for k, v in new.items()}})
+            if reason is not None:
+                news.append((row.id, CaseEventKind.AT_RISK, {"reason": reason.value}))
+            else:
+                news.append((row.id, CaseEventKind.PLANNED, None))
+        if changes:
             conn.execute(
                 update(cases)
-                .where(cases.c.id == row.id)
-                .values(**new, updated_at=now, version=cases.c.version + 1)
+                .where(cases.c.id == bindparam("b_id"))
+                .values(
+                    **{k: bindparam(f"b_{k}") for k in PLAN_COLUMNS},
+                    updated_at=now,
+                    version=cases.c.version + 1,
+                ),
+                changes,
             )
-            if reason is not None:
-                announce(conn, row.id, CaseEventKind.AT_RISK, now, {"reason": reason.value})
-            else:
-                announce(conn, row.id, CaseEventKind.PLANNED, now)
-            changed += 1
+            announce_many(conn, news, now)
+        changed = len(changes)
         conn.execute(
             update(program_state)
             .where(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, select, update
 
 from schemas.cases import TIER_RANK, CaseEventKind, CaseStatus
-from services.cases.opening import case_id_for
+from services.cases.opening import case_id_for_key, stored_event_key
 from services.cases.person_resolution import person_id_for
 from services.cases.tiering import OtherHistoryTiers, tier_for_history
 from services.cases.visits import retier_person
@@ -168,18 +168,7 @@ def unlink_case(
         ).scalar_one()
         if shared < 2:
             raise ReviewError("the event is the only one of its case: nothing to unlink")
-        from schemas.overdose_event import OverdoseEvent
-
-        as_event = OverdoseEvent.model_validate(
-            {
-                "event_id": event.event_id,
-                "source": event.source,
-                "agency_id": event.agency_id,
-                "incident_number": event.incident_number,
-                "occurred_at": event.occurred_at,
-            }
-        )
-        new_id = case_id_for(as_event)
+        new_id = case_id_for_key(stored_event_key(event.source, event.agency_id, event.event_id))
         if new_id == event.case_id:
             raise ReviewError("the case was opened by this event; unlink the others instead")
         window = visit_window(event.occurred_at, program.visit_window)
@@ -228,7 +217,7 @@ def unlink_person(
         event = _event(conn, source, agency_id, event_id)
         if event.patient_sealed is None:
             raise ReviewError("the event names nobody: there is no person to unlink")
-        key = f"{event.source}|{event.agency_id}|{event.event_id}"
+        key = stored_event_key(event.source, event.agency_id, event.event_id)
         own = person_id_for(key)
         if event.person_id == own:
             raise ReviewError("the event is already its own person")

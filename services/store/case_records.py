@@ -22,7 +22,15 @@ from schemas.cases import (
     VisitResult,
 )
 from services.cases.tiering import PastCase
-from services.store.tables import attempts, audit_log, cases, events, program_state, timers
+from services.store.tables import (
+    attempts,
+    audit_log,
+    case_events,
+    cases,
+    events,
+    program_state,
+    timers,
+)
 
 TIMER_KINDS = ("window_opened", "window_at_risk", "window_missed")
 
@@ -107,15 +115,32 @@ def announce(
     detail: Mapping[str, str | int | float | None] | None = None,
 ) -> None:
     """Write a case event (the case as it is now) to the outbox."""
-    row = load_case(conn, case_id)
-    assert row is not None, case_id
-    item = case_event(row, kind, at, event_refs(conn, [case_id]).get(case_id, []), detail)
-    append_case_events(conn, [item])
+    announce_many(conn, [(case_id, kind, detail)], at)
+
+
+Announcement = tuple[str, CaseEventKind, Mapping[str, str | int | float | None] | None]
+
+
+def announce_many(conn: Connection, items: Sequence[Announcement], at: datetime) -> None:
+    """`announce` for many cases at once: one read of the cases and their events."""
+    ids = sorted({case_id for case_id, _, _ in items})
+    rows: dict[str, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows.update((r.id, r) for r in conn.execute(select(cases).where(cases.c.id.in_(chunk))))
+    refs = event_refs(conn, ids)
+    missing = set(ids) - rows.keys()
+    assert not missing, missing
+    append_case_events(
+        conn,
+        [
+            case_event(rows[case_id], kind, at, refs.get(case_id, []), detail)
+            for case_id, kind, detail in items
+        ],
+    )
 
 
 def append_case_events(conn: Connection, items: Sequence[CaseEvent]) -> None:
-    from services.store.tables import case_events
-
     if not items:
         return
     conn.execute(
