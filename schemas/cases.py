@@ -126,4 +126,6 @@ class QueueItem(BaseModel):
     at_risk_reason: str | None = None
     missed: bool = False
     attempts: int = 0
+    callback_requested: bool = False  # the client replied to a text: call them back
+    phone_invalid: bool = False  # Twilio said the number cannot take texts
     events: list[EventRef]

@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     worker = sub.add_parser("worker", help="run one stream worker")
-    worker.add_argument("role", choices=["intake", "cases", "timers"])
+    worker.add_argument("role", choices=["intake", "cases", "timers", "sms"])
     worker.set_defaults(func=cmd_worker)
 
     api = sub.add_parser("api", help="run the HTTP API")
@@ -232,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
 
+    from services.cli_sms import add_sms_commands
+
+    add_sms_commands(sub)
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("name", choices=["overdose-event"])
     schema.set_defaults(func=cmd_schema)
@@ -246,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("kafka", "alembic", "aiokafka", "apscheduler.executors"):
+    for noisy in ("kafka", "alembic", "aiokafka", "apscheduler.executors", "twilio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))

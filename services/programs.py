@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from services.cases.tiering import OtherHistoryTiers
 from services.planning.shifts import TeamList
+from services.sms.cadence import TextSettings
 
 
 class ProgramsFileError(Exception):
@@ -64,6 +65,7 @@ class Program(BaseModel):
     teams: TeamList = Field(default_factory=list, alias="team")
     matching: Matching = Field(default_factory=Matching)
     tiers: OtherHistoryTiers = Field(default_factory=OtherHistoryTiers)
+    sms: TextSettings = Field(default_factory=TextSettings)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -43,9 +43,41 @@ class Settings(BaseSettings):
     )
     sweep_seconds: float = Field(default=5.0, gt=0, description="timer sweep interval")
     full_plan_minutes: float = Field(default=5.0, gt=0, description="plan every program")
+    twilio_account_sid: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "QRT_TWILIO_ACCOUNT_SID"),
+        description="unset = texts go to the local outbox (development)",
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "QRT_TWILIO_AUTH_TOKEN")
+    )
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_public_url: str | None = Field(
+        default=None,
+        description="public https URL the API is reached at, for webhook signatures",
+    )
+    twilio_api_base_url: str | None = Field(
+        default=None, description="another Messages API endpoint (tests, gateways)"
+    )
+    sms_rate_per_second: float = Field(default=1.0, gt=0, le=1000, description="per sender")
+    sms_concurrency: int = Field(default=4, ge=1, le=64)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+
+    @field_validator(
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_from_number",
+        "twilio_messaging_service_sid",
+        "twilio_public_url",
+        "twilio_api_base_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod
@@ -74,6 +106,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"QRT_ENVIRONMENT=production needs {', '.join(missing)} to be set; "
                     "the development defaults are not for real data"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> Self:
+        if self.twilio_account_sid:
+            if not self.twilio_auth_token:
+                raise ValueError("TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not")
+            if bool(self.twilio_from_number) == bool(self.twilio_messaging_service_sid):
+                raise ValueError(
+                    "set exactly one of QRT_TWILIO_FROM_NUMBER and QRT_TWILIO_MESSAGING_SERVICE_SID"
                 )
         return self
 

@@ -1,4 +1,4 @@
-"""Run one worker role in the foreground (`qrt worker intake|cases`)."""
+"""Run one worker role in the foreground (`qrt worker intake|cases|sms`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from services.settings import Settings
 from workers.app import create_faust_app
 from workers.cases import register_case_agent
 from workers.intake import register_intake_agent
+from workers.sms import register_sms_agent
 
-ROLES = {"intake": register_intake_agent, "cases": register_case_agent}
+ROLES = {
+    "intake": register_intake_agent,
+    "cases": register_case_agent,
+    "sms": register_sms_agent,
+}
 
 
 def run_worker(role: str, settings: Settings) -> int:

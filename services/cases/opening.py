@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from schemas.cases import TIER_RANK, CaseEvent, CaseEventKind, CaseStatus, EventRef, Tier
 from schemas.intake import IntakeRecord
 from schemas.overdose_event import OverdoseEvent
+from schemas.sms import ConsentSource
 from services.cases.person_resolution import PersonResolver, Resolution
 from services.cases.scene import own_tokens, probe_tokens
 from services.cases.tiering import tier_for_history
@@ -38,6 +39,7 @@ from services.crypto.fields import FieldCipher
 from services.identity.matching import Decision, Thresholds
 from services.planning.visit_window import visit_window
 from services.programs import Program, Programs
+from services.sms import consent as sms_consent
 from services.store import case_records as records
 from services.store import person_records
 from services.store.repository import EventKey, Store
@@ -133,6 +135,7 @@ class _Batch:
     person_set: dict[str, str] = field(default_factory=dict)
     reviews: list[tuple[OverdoseEvent, str, Resolution]] = field(default_factory=list)
     addresses: list[tuple[str, Any, str, datetime]] = field(default_factory=list)
+    consents: list[dict[str, object]] = field(default_factory=list)
 
 
 def open_cases(
@@ -387,6 +390,7 @@ def _open_for_program(
             )
             target = case_id
         recent.add(_Recent(target, person_id, event.source.value, event.occurred_at, set(probes)))
+        out.consents.extend(_sms_consent(program, event, person_id, target, cipher, now))
     _write(conn, program, out, resolver, cipher, now)
     result.reviews += len(out.reviews)
 
@@ -467,7 +471,33 @@ def _write(
                 created_at=now,
             )
         )
+    sms_consent.record(conn, out.consents)
     records.request_plan(conn, [program.id], now)
+
+
+def _sms_consent(
+    program: Program,
+    event: OverdoseEvent,
+    person_id: str | None,
+    case_id: str,
+    cipher: FieldCipher,
+    now: datetime,
+) -> list[dict[str, object]]:
+    """The event's yes or no to text check-ins, for the phone it gives."""
+    phone = sms_consent.e164(event.patient.phone) if event.patient else None
+    if phone is None or event.consent.sms is None:
+        return []
+    return [
+        sms_consent.consent_row(
+            program.id,
+            sms_consent.phone_token(cipher, phone),
+            event.consent.sms,
+            ConsentSource.EVENT,
+            now,
+            person_id=person_id,
+            case_id=case_id,
+        )
+    ]
 
 
 def _with_defaults(row: dict[str, object]) -> dict[str, object]:

@@ -122,7 +122,7 @@ class Stack:
                 logs / f"{name}.log",
                 lambda name=name: ready_file(self.settings, name).exists(),  # type: ignore[misc]
             )
-            for name in ("intake", "cases", "timers")
+            for name in ("intake", "cases", "timers", "sms")
         ] + [
             Child(
                 "api",

@@ -125,6 +125,8 @@ class Store:
                 at_risk_reason=r.at_risk_reason,
                 missed=r.missed_at is not None,
                 attempts=r.n or 0,
+                callback_requested=r.callback_requested_at is not None,
+                phone_invalid=r.phone_invalid_at is not None,
                 events=refs.get(r.id, []),
             )
             for r in case_rows

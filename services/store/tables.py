@@ -84,6 +84,8 @@ cases = Table(
     Column("planned_shift_start", UTCDateTime, nullable=True),
     Column("planned_visit_from", UTCDateTime, nullable=True),
     Column("planned_visit_until", UTCDateTime, nullable=True),
+    Column("callback_requested_at", UTCDateTime, nullable=True),
+    Column("phone_invalid_at", UTCDateTime, nullable=True),
     Index("ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at"),
 )
 
@@ -223,4 +225,90 @@ case_events = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("published_at", UTCDateTime, nullable=True),
     Index("ix_case_events_unpublished", "published_at", "seq"),
+)
+
+
+# --- text check-ins (services/sms) -------------------------------------------------
+# Phone numbers sealed and found through `phone_token` (HMAC of the E.164 number);
+# reply bodies sealed; outbound bodies come from the generic templates only.
+
+sms_consents = Table(
+    "sms_consents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), nullable=False),
+    Column("phone_token", String(64), nullable=False),
+    Column("person_id", String(36), ForeignKey("persons.id"), nullable=True),
+    Column("granted", Boolean, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("case_id", String(36), nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_sms_consents_phone", "program_id", "phone_token", "id"),
+)
+
+sms_texts = Table(
+    "sms_texts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(160), nullable=False, unique=True),
+    Column("program_id", String(64), nullable=False),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=True, index=True),
+    Column("person_id", String(36), nullable=True),
+    Column("phone_token", String(64), nullable=False),
+    Column("to_sealed", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("language", String(3), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("zone", String(64), nullable=False),
+    Column("state_code", String(2), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("send_after", UTCDateTime, nullable=False),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("sending_since", UTCDateTime, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("final_at", UTCDateTime, nullable=True),
+    Column("twilio_sid", String(64), nullable=True, unique=True),
+    Column("twilio_status", String(16), nullable=True),
+    Column("error_code", Integer, nullable=True),
+    Column("reason", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_sms_texts_due", "state", "send_after"),
+)
+
+sms_replies = Table(
+    "sms_replies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_sid", String(64), nullable=False, unique=True),
+    Column("phone_token", String(64), nullable=False, index=True),
+    Column("program_id", String(64), nullable=True),
+    Column("case_id", String(36), nullable=True),
+    Column("keyword", String(16), nullable=True),
+    Column("body_sealed", Text, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+
+sms_statuses = Table(
+    "sms_statuses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_sid", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_code", Integer, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("message_sid", "status", name="uq_sms_statuses_sid_status"),
+)
+
+sms_outbox = Table(
+    "sms_outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("published_at", UTCDateTime, nullable=True),
+    Index("ix_sms_outbox_unpublished", "published_at", "seq"),
 )

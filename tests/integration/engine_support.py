@@ -46,6 +46,7 @@ def overdose(
     patient: dict[str, Any] | None = None,
     location: dict[str, Any] | None = None,
     fatal: bool = False,
+    consent: dict[str, Any] | None = None,
 ) -> IntakeRecord:
     n = next(_serial)
     event = OverdoseEvent.model_validate(
@@ -58,6 +59,7 @@ def overdose(
             "location": location or {"county_fips": "54011"},
             "patient": patient,
             "fatal": fatal,
+            "consent": consent or {},
         }
     )
     return IntakeRecord(

@@ -13,9 +13,11 @@ from schemas.cases import VisitResult
 from services.cases.reviews import link_review, open_reviews
 from services.cases.visits import record_attempt
 from services.crypto.fields import FieldCipher
+from services.sms.inbound import handle_reply
+from services.sms.texts import schedule_case_texts
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
-from services.store.tables import metadata
+from services.store.tables import metadata, sms_texts
 from tests.integration.engine_support import T0, Scenario, overdose
 
 PEOPLE = [
@@ -35,9 +37,11 @@ def _exercise(store: Store, cipher: FieldCipher) -> None:
     scene = Scenario(store, cipher)
     place = {"address": "4419 Wexmoor Lane", "zip": "25701", "county_fips": "54011"}
     scene.report(
-        overdose(source="ems", patient=PEOPLE[0], location=place),
+        overdose(source="ems", patient=PEOPLE[0], location=place, consent={"sms": True}),
         overdose(source="police", at=T0 + timedelta(minutes=10), location=place),
-        overdose(source="ems", at=T0 + timedelta(hours=1), patient=PEOPLE[1]),
+        overdose(
+            source="ems", at=T0 + timedelta(hours=1), patient=PEOPLE[1], consent={"sms": True}
+        ),
     )
     scene.advance(days=5)
     variant = {**PEOPLE[1], "first_name": "Marisoll", "dob": "1993-02-11", "phone": None}
@@ -46,6 +50,11 @@ def _exercise(store: Store, cipher: FieldCipher) -> None:
         link_review(
             store, review.id, actor="t", now=scene.now, rules=scene.programs.programs[0].tiers
         )
+    for item in store.queue("example"):  # texts queued for every case: numbers sealed
+        schedule_case_texts(store, cipher, scene.programs, item.case_id, scene.now)
+    handle_reply(
+        store, cipher, "SM" + "5" * 32, "+13045550187", "Quentavious here, call me", scene.now
+    )
     case_id = store.queue("example")[0].case_id
     record_attempt(store, case_id, result=VisitResult.NOT_LOCATED, at=scene.now,
                    team_id="day", referral=None, actor="t", now=scene.now)  # fmt: skip
@@ -58,6 +67,8 @@ def test_sqlite_file_holds_no_plaintext(tmp_path: Path, cipher: FieldCipher) -> 
     store = Store(engine)
     _exercise(store, cipher)
     assert store.count_events() == 4
+    with store.engine.connect() as conn:
+        assert conn.execute(select(sms_texts.c.id)).first() is not None, "texts were queued"
     store.dispose()  # checkpoints the WAL into the file
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("qrt.sqlite3*"))
     found = [s for s in SECRETS if s.encode() in raw]

@@ -1,0 +1,1 @@
+"""Text check-ins: consent, cadence, quiet hours, templates, sending, webhooks."""

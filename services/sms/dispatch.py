@@ -1,0 +1,414 @@
+"""Sending queued texts: exactly one effect per text, paced per sender.
+
+Each due text is claimed (state `sending`, committed) before the sender is
+called, and recorded `sent` with Twilio's sid after. A crash in between leaves
+it in `sending`; at start-up `reconcile` asks the sender (Twilio's message list:
+same To, time range, body) whether it went out: found, it is recorded `sent`;
+not found, it is queued again. So no client gets a text twice and none is lost.
+
+Every claim re-checks the rules, so a change after a text was queued still
+counts: consent (latest word for that phone in that program), the case's
+outcome, an invalid phone, and quiet hours in the recipient's zone (deferred to
+the next permitted minute, never dropped). Errors: 21610 (opted out) revokes
+consent and is never retried; 21211/21614 mark the phone invalid and flag the
+case; 429/20429, 5xx and network faults are retried with exponential backoff
+and jitter, honouring Retry-After (which also pauses the sender's pace)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, select, update
+
+from schemas.cases import VisitResult
+from schemas.sms import ConsentSource, TextState
+from services.clock import Clock
+from services.crypto.fields import FieldCipher
+from services.programs import Programs
+from services.sms import consent
+from services.sms.delivery import apply_statuses
+from services.sms.recipient_time import is_permitted, next_permitted, sending_hours
+from services.sms.sender_types import SendRefused, SendRetryable, SentMessage
+from services.sms.texts import announce_text, cancel_texts, revoke, to_aad
+from services.store.repository import Store
+from services.store.tables import cases, sms_texts
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT = 21610
+INVALID_PHONE = frozenset({21211, 21614})
+
+
+class Sender(Protocol):
+    async def send(self, to: str, body: str) -> SentMessage: ...
+
+    async def find_sent(
+        self, to: str, body: str, since: datetime, until: datetime
+    ) -> SentMessage | None: ...
+
+
+class Pacer:
+    """At most `rate` sends a second from one sender, evenly spaced; a Retry-After
+    pauses every send of that sender."""
+
+    def __init__(self, rate_per_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.gap = 1.0 / rate_per_s
+        self.monotonic = monotonic
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = self.monotonic()
+        slot = max(self._next, now)
+        self._next = slot + self.gap
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, self.monotonic() + seconds)
+
+
+@dataclass
+class Claimed:
+    text_id: int
+    to: str
+    body: str
+    tries: int
+
+
+@dataclass
+class Result:
+    claimed: Claimed
+    sent: SentMessage | None = None
+    refused: SendRefused | None = None
+    retry: SendRetryable | None = None
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    deferred: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    retried: int = 0
+    reconciled_sent: int = 0
+    reconciled_requeued: int = 0
+    by_code: dict[int, int] = field(default_factory=dict)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        cipher: FieldCipher,
+        programs: Programs,
+        sender: Sender,
+        clock: Clock,
+        *,
+        rate_per_s: float = 1.0,
+        concurrency: int = 8,
+        batch: int = 200,
+        max_tries: int = 8,
+        first_backoff_s: float = 5.0,
+        max_backoff_s: float = 600.0,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.store, self.cipher, self.programs = store, cipher, programs
+        self.sender, self.clock = sender, clock
+        self.pacer = pacer or Pacer(rate_per_s)
+        self.concurrency, self.batch, self.max_tries = concurrency, batch, max_tries
+        self.first_backoff_s, self.max_backoff_s = first_backoff_s, max_backoff_s
+        self.stats = DispatchStats()
+
+    # --- after a crash --------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Settle every text left in `sending`: sent (found at the sender) or queued again."""
+        rows = await asyncio.to_thread(self._sending_rows)
+        for row in rows:
+            to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
+            since = (row.sending_since or row.updated_at) - timedelta(minutes=2)
+            found = await self.sender.find_sent(
+                to, row.body, since, self.clock() + timedelta(minutes=2)
+            )
+            await asyncio.to_thread(self._settle, row.id, found)
+
+    def _sending_rows(self) -> list[Any]:
+        with self.store.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(sms_texts).where(sms_texts.c.state == TextState.SENDING.value)
+                ).all()
+            )
+
+    def _settle(self, text_id: int, found: SentMessage | None) -> None:
+        now = self.clock()
+        with self.store.transaction() as conn:
+            row = conn.execute(select(sms_texts).where(sms_texts.c.id == text_id)).one()
+            if row.state != TextState.SENDING.value:
+                return
+            if found is not None:
+                self._mark_sent(conn, row, found, now)
+                self.stats.reconciled_sent += 1
+            else:
+                changes = {
+                    "state": TextState.QUEUED.value,
+                    "sending_since": None,
+                    "updated_at": now,
+                }
+                conn.execute(update(sms_texts).where(sms_texts.c.id == text_id).values(**changes))
+                announce_text(conn, row, now, **changes, reason="not sent before a restart")
+                self.stats.reconciled_requeued += 1
+
+    # --- the loop -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
+        """Claim, send and record until `stop` is set (or, with `until_idle`, until
+        nothing is due). Claiming runs ahead of sending so the pace never stalls."""
+        stop = stop or asyncio.Event()
+        todo: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=self.batch * 2)
+        done: asyncio.Queue[Result | None] = asyncio.Queue()
+
+        async def claimer() -> None:
+            while not stop.is_set():
+                if todo.qsize() >= self.batch:
+                    await asyncio.sleep(0.02)
+                    continue
+                claimed = await asyncio.to_thread(self._claim, self.clock())
+                for item in claimed:
+                    await todo.put(item)
+                if not claimed:
+                    if until_idle and todo.empty():
+                        break
+                    await _wait(stop, 0.5)
+            for _ in range(self.concurrency):
+                await todo.put(None)
+
+        async def sender() -> None:
+            while (item := await todo.get()) is not None:
+                if stop.is_set() and not until_idle:
+                    await asyncio.to_thread(self._release, [item])
+                    continue
+                await self.pacer.wait()
+                await done.put(await self._send_one(item))
+
+        async def recorder() -> None:
+            finished = False
+            while not finished:
+                item = await done.get()
+                batch: list[Result] = []
+                while item is not None:
+                    batch.append(item)
+                    if done.empty() or len(batch) >= 500:
+                        break
+                    item = done.get_nowait()
+                finished = item is None
+                if batch:
+                    await asyncio.to_thread(self._record, batch)
+
+        senders = [asyncio.create_task(sender()) for _ in range(self.concurrency)]
+        record_task = asyncio.create_task(recorder())
+        try:
+            await claimer()
+            await asyncio.gather(*senders)
+        finally:
+            await done.put(None)
+            await record_task
+
+    async def _send_one(self, item: Claimed) -> Result:
+        try:
+            return Result(item, sent=await self.sender.send(item.to, item.body))
+        except SendRefused as exc:
+            return Result(item, refused=exc)
+        except SendRetryable as exc:
+            if exc.retry_after_s:
+                self.pacer.pause(exc.retry_after_s)
+            return Result(item, retry=exc)
+
+    # --- claiming (rules re-checked) ----------------------------------------------------
+
+    def _claim(self, now: datetime) -> list[Claimed]:
+        with self.store.transaction() as conn:
+            query = (
+                select(sms_texts)
+                .where(
+                    and_(
+                        sms_texts.c.state == TextState.QUEUED.value,
+                        sms_texts.c.send_after <= now,
+                    )
+                )
+                .order_by(sms_texts.c.send_after, sms_texts.c.id)
+                .limit(self.batch)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            claimed = []
+            for row in conn.execute(query).all():
+                if self._hold_back(conn, row, now):
+                    continue
+                changes = {
+                    "state": TextState.SENDING.value,
+                    "sending_since": now,
+                    "tries": row.tries + 1,
+                    "updated_at": now,
+                }
+                conn.execute(update(sms_texts).where(sms_texts.c.id == row.id).values(**changes))
+                announce_text(conn, row, now, **changes)
+                to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
+                claimed.append(Claimed(row.id, to, row.body, row.tries + 1))
+            return claimed
+
+    def _hold_back(self, conn: Connection, row: Any, now: datetime) -> bool:
+        """True when the text must not go now: cancelled, or deferred past quiet hours."""
+        reason = self._why_not(conn, row)
+        if reason is not None:
+            cancel_texts(conn, sms_texts.c.id == row.id, reason, now)
+            self.stats.cancelled += 1
+            return True
+        zone, hours = ZoneInfo(row.zone), sending_hours(row.state_code)
+        if not is_permitted(now, zone, hours):
+            later = next_permitted(now, zone, hours)
+            conn.execute(
+                update(sms_texts)
+                .where(sms_texts.c.id == row.id)
+                .values(send_after=later, updated_at=now)
+            )
+            announce_text(conn, row, now, send_after=later, reason="quiet hours")
+            self.stats.deferred += 1
+            return True
+        return False
+
+    def _why_not(self, conn: Connection, row: Any) -> str | None:
+        program = self.programs.get(row.program_id)
+        if program is None or not program.sms.enabled:
+            return "texts are off for this program"
+        if not consent.granted(conn, row.program_id, row.phone_token):
+            return "no consent"
+        if row.case_id is not None:
+            case = conn.execute(
+                select(cases.c.outcome, cases.c.phone_invalid_at).where(cases.c.id == row.case_id)
+            ).first()
+            if case is not None and case.phone_invalid_at is not None:
+                return "phone marked invalid"
+            outcome = VisitResult(case.outcome) if case is not None and case.outcome else None
+            if program.sms.stops_texts(outcome):
+                return f"case closed: {outcome}"
+        return None
+
+    def _release(self, items: list[Claimed]) -> None:
+        """Claimed but not sent (stopping): back to the queue."""
+        now = self.clock()
+        with self.store.transaction() as conn:
+            for item in items:
+                conn.execute(
+                    update(sms_texts)
+                    .where(
+                        and_(
+                            sms_texts.c.id == item.text_id,
+                            sms_texts.c.state == TextState.SENDING.value,
+                        )
+                    )
+                    .values(
+                        state=TextState.QUEUED.value,
+                        sending_since=None,
+                        tries=item.tries - 1,
+                        updated_at=now,
+                    )
+                )
+
+    # --- recording ---------------------------------------------------------------------
+
+    def _record(self, results: list[Result]) -> None:
+        now = self.clock()
+        with self.store.transaction() as conn:
+            for result in results:
+                row = conn.execute(
+                    select(sms_texts).where(sms_texts.c.id == result.claimed.text_id)
+                ).one()
+                if result.sent is not None:
+                    self._mark_sent(conn, row, result.sent, now)
+                    self.stats.sent += 1
+                elif result.refused is not None:
+                    self._refused(conn, row, result.refused, now)
+                elif result.retry is not None:
+                    self._retry_later(conn, row, result.retry, now)
+
+    def _mark_sent(self, conn: Connection, row: Any, sent: SentMessage, now: datetime) -> None:
+        changes = {
+            "state": TextState.SENT.value,
+            "sent_at": now,
+            "twilio_sid": sent.sid,
+            "twilio_status": sent.status,
+            "updated_at": now,
+        }
+        conn.execute(update(sms_texts).where(sms_texts.c.id == row.id).values(**changes))
+        announce_text(conn, row, now, **changes)
+        apply_statuses(conn, sent.sid, now)  # a callback may have come first
+
+    def _refused(self, conn: Connection, row: Any, exc: SendRefused, now: datetime) -> None:
+        code = exc.code
+        self.stats.failed += 1
+        self.stats.by_code[code or 0] = self.stats.by_code.get(code or 0, 0) + 1
+        reason = f"refused by Twilio ({code}): {exc.detail}"[:200]
+        changes = {
+            "state": TextState.FAILED.value,
+            "error_code": code,
+            "reason": reason,
+            "final_at": now,
+            "updated_at": now,
+        }
+        conn.execute(update(sms_texts).where(sms_texts.c.id == row.id).values(**changes))
+        announce_text(conn, row, now, **changes)
+        if code == OPTED_OUT:
+            programs = consent.programs_of(conn, row.phone_token) or [row.program_id]
+            revoke(conn, programs, row.phone_token, ConsentSource.TWILIO_21610, now)
+        elif code in INVALID_PHONE:
+            if row.case_id is not None:
+                conn.execute(
+                    update(cases)
+                    .where(cases.c.id == row.case_id)
+                    .values(phone_invalid_at=now, updated_at=now, version=cases.c.version + 1)
+                )
+            cancel_texts(conn, sms_texts.c.phone_token == row.phone_token, "phone invalid", now)
+
+    def _retry_later(self, conn: Connection, row: Any, exc: SendRetryable, now: datetime) -> None:
+        self.stats.by_code[exc.code or exc.http_status or 0] = (
+            self.stats.by_code.get(exc.code or exc.http_status or 0, 0) + 1
+        )
+        if row.tries >= self.max_tries:
+            self.stats.failed += 1
+            changes: dict[str, Any] = {
+                "state": TextState.FAILED.value,
+                "error_code": exc.code,
+                "reason": f"gave up after {row.tries} tries: {exc.detail}"[:200],
+                "final_at": now,
+                "updated_at": now,
+            }
+        else:
+            self.stats.retried += 1
+            backoff = min(self.max_backoff_s, self.first_backoff_s * 2 ** (row.tries - 1))
+            wait = max(backoff * (0.5 + random.random()), exc.retry_after_s or 0.0)
+            changes = {
+                "state": TextState.QUEUED.value,
+                "sending_since": None,
+                "send_after": now + timedelta(seconds=wait),
+                "error_code": exc.code,
+                "reason": f"retrying: {exc.detail}"[:200],
+                "updated_at": now,
+            }
+        conn.execute(update(sms_texts).where(sms_texts.c.id == row.id).values(**changes))
+        announce_text(conn, row, now, **changes)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

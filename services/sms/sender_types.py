@@ -1,0 +1,34 @@
+"""What any sender returns or raises (Twilio's and the local outbox alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    sid: str
+    status: str
+
+
+class SendRefused(Exception):
+    """A definitive refusal (4xx): never retried."""
+
+    def __init__(self, code: int | None, http_status: int, detail: str) -> None:
+        super().__init__(f"refused ({http_status}, code {code}): {detail}")
+        self.code, self.http_status, self.detail = code, http_status, detail
+
+
+class SendRetryable(Exception):
+    """429/20429, 5xx, a network fault or a timeout: try again later."""
+
+    def __init__(
+        self,
+        code: int | None,
+        http_status: int | None,
+        detail: str,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(f"retryable ({http_status}, code {code}): {detail}")
+        self.code, self.http_status, self.detail = code, http_status, detail
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,252 @@
+"""Sending through twilio-python's own async HTTP client to a local server that answers
+like Twilio's Messages API: the answers, the errors, the pace, and no duplicate after a
+crash. Real store (SQLite, PostgreSQL), injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from schemas.sms import TextState
+from services.crypto.fields import FieldCipher
+from services.sms.dispatch import Dispatcher, Pacer
+from services.sms.sender_types import SendRefused, SendRetryable
+from services.sms.twilio_sender import TwilioSender
+from services.store.repository import Store
+from services.store.tables import sms_consents
+from tests.integration.test_sms_checkins import PHONE, Texting, texting
+from tests.support_twilio import FakeTwilio
+
+ACCOUNT, TOKEN = "AC" + "a" * 32, "test-auth-token"
+MORNING = datetime(2026, 11, 17, 13, 0, tzinfo=UTC)  # Tue 08:00 in New York
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakeTwilio(ACCOUNT, TOKEN) as server:
+        yield server
+
+
+def sender(fake: FakeTwilio, **options: Any) -> TwilioSender:
+    options = options or {"from_number": "+13045550100"}
+    return TwilioSender(ACCOUNT, TOKEN, api_base_url=fake.base_url, **options)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def send_once(s: TwilioSender, to: str, body: str) -> Any:
+    try:
+        return await s.send(to, body)
+    finally:
+        await s.close()
+
+
+def test_a_text_goes_over_http_with_the_form_twilio_expects(fake: FakeTwilio) -> None:
+    sent = run(send_once(sender(fake), "+13045550142", "Hello there"))
+    assert sent.sid.startswith("SM") and sent.status == "queued"
+    (message,) = fake.messages
+    assert message.form == {"To": "+13045550142", "From": "+13045550100", "Body": "Hello there"}
+    assert fake.requests == [("POST", f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json", 201)]
+    by_service = sender(fake, messaging_service_sid="MG" + "1" * 32, status_callback="https://x/s")
+    run(send_once(by_service, "+13045550143", "Hi"))
+    assert fake.messages[1].form["MessagingServiceSid"] == "MG" + "1" * 32
+    assert fake.messages[1].form["StatusCallback"] == "https://x/s"
+    assert "From" not in fake.messages[1].form
+
+
+def test_wrong_credentials_are_refused(fake: FakeTwilio) -> None:
+    bad = TwilioSender(ACCOUNT, "wrong", from_number="+13045550100", api_base_url=fake.base_url)
+    with pytest.raises(SendRefused) as caught:
+        run(send_once(bad, "+13045550142", "Hi"))
+    assert caught.value.http_status == 401 and fake.messages == []
+
+
+@pytest.mark.parametrize("code", [21610, 21211, 21614])
+def test_twilio_error_codes_are_definitive_refusals(fake: FakeTwilio, code: int) -> None:
+    fake.script.refuse["+13045550142"] = code
+    with pytest.raises(SendRefused) as caught:
+        run(send_once(sender(fake), "+13045550142", "Hi"))
+    assert (caught.value.code, caught.value.http_status) == (code, 400)
+
+
+def test_throttling_and_server_errors_are_retryable_with_retry_after(fake: FakeTwilio) -> None:
+    fake.script.throttle_next, fake.script.retry_after_s = 1, 7
+    with pytest.raises(SendRetryable) as throttled:
+        run(send_once(sender(fake), "+13045550142", "Hi"))
+    assert (throttled.value.code, throttled.value.retry_after_s) == (20429, 7.0)
+    fake.script.fail_next = 1
+    with pytest.raises(SendRetryable) as failed:
+        run(send_once(sender(fake), "+13045550142", "Hi"))
+    assert failed.value.http_status == 500
+    nobody = TwilioSender(
+        ACCOUNT, TOKEN, from_number="+13045550100", api_base_url="http://127.0.0.1:9"
+    )
+    with pytest.raises(SendRetryable, match="network"):
+        run(send_once(nobody, "+13045550142", "Hi"))
+
+
+def test_find_sent_looks_up_by_number_body_and_time(fake: FakeTwilio) -> None:
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    sent = run(send_once(sender(fake), PHONE, "Check-in text"))
+
+    async def look(body: str, since: datetime) -> Any:
+        s = sender(fake)
+        try:
+            return await s.find_sent(PHONE, body, since, datetime.now(UTC) + timedelta(minutes=1))
+        finally:
+            await s.close()
+
+    assert run(look("Check-in text", before)).sid == sent.sid
+    assert run(look("Another text", before)) is None
+    assert run(look("Check-in text", datetime.now(UTC) + timedelta(minutes=5))) is None
+
+
+# --- the dispatcher against the fake ------------------------------------------------------
+
+
+def dispatch_with(t: Texting, fake: FakeTwilio, **options: Any) -> Dispatcher:
+    s = sender(fake)
+    d = Dispatcher(t.store, t.cipher, t.s.programs, s, t.clock, rate_per_s=1000, **options)
+
+    async def go() -> None:
+        try:
+            await d.run(until_idle=True)
+        finally:
+            await s.close()
+
+    run(go())
+    return d
+
+
+def queued_case(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio | None = None
+) -> Texting:
+    t = texting(store, cipher, tmp_path)
+    if fake is not None:
+        fake.clock = t.clock  # Twilio's clock and ours agree
+    t.schedule(t.open_case())
+    t.s.now = MORNING
+    return t
+
+
+def state_of(t: Texting, kind: str) -> Any:
+    return next(r for r in t.texts() if r.kind == kind)
+
+
+def test_21610_revokes_consent_and_is_never_retried(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    t = queued_case(store, cipher, tmp_path)
+    fake.script.refuse[PHONE] = 21610
+    dispatch_with(t, fake)
+    check_in = state_of(t, "check_in")
+    assert (check_in.state, check_in.error_code) == (TextState.FAILED, 21610)
+    assert state_of(t, "follow_up_day_3").state == TextState.CANCELLED
+    with store.engine.connect() as conn:
+        last = conn.execute(select(sms_consents).order_by(sms_consents.c.id.desc())).first()
+    assert last is not None and (last.granted, last.source) == (False, "twilio_21610")
+    fake.script.refuse.clear()
+    t.s.now = MORNING + timedelta(days=3)
+    dispatch_with(t, fake)
+    assert fake.messages == [] and len(fake.requests) == 1, "one attempt, never again"
+
+
+def test_an_invalid_number_flags_the_case(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    t = queued_case(store, cipher, tmp_path)
+    fake.script.refuse[PHONE] = 21211
+    dispatch_with(t, fake)
+    assert state_of(t, "check_in").state == TextState.FAILED
+    (item,) = store.queue("example")
+    assert item.phone_invalid
+    assert {r.state for r in t.texts()} == {TextState.FAILED, TextState.CANCELLED}
+
+
+def test_throttled_text_waits_at_least_retry_after_then_goes_once(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    t = queued_case(store, cipher, tmp_path)
+    fake.script.throttle_next, fake.script.retry_after_s = 1, 120
+    dispatch_with(t, fake)
+    check_in = state_of(t, "check_in")
+    assert check_in.state == TextState.QUEUED and check_in.error_code == 20429
+    assert check_in.send_after >= MORNING + timedelta(seconds=120)
+    t.s.now = check_in.send_after
+    dispatch_with(t, fake)
+    assert state_of(t, "check_in").state == TextState.SENT
+    assert len(fake.received_by(PHONE)) == 1
+
+
+def test_a_crash_between_send_and_record_is_reconciled_not_resent(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    t = queued_case(store, cipher, tmp_path, fake)
+    first = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
+    (claimed,) = first._claim(t.s.now)  # state `sending`, committed: then the send...
+
+    async def send_then_crash() -> None:
+        s = sender(fake)
+        try:
+            await s.send(claimed.to, claimed.body)  # ...reaches Twilio, the record never happens
+        finally:
+            await s.close()
+
+    run(send_then_crash())
+    assert state_of(t, "check_in").state == TextState.SENDING
+    t.s.now += timedelta(minutes=3)
+    dispatch_after_restart = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
+
+    async def restart() -> None:
+        await dispatch_after_restart.reconcile()
+        await dispatch_after_restart.run(until_idle=True)
+        await dispatch_after_restart.sender.close()  # type: ignore[attr-defined]
+
+    run(restart())
+    check_in = state_of(t, "check_in")
+    assert check_in.state == TextState.SENT and check_in.twilio_sid == fake.messages[0].sid
+    assert len(fake.received_by(PHONE)) == 1, "the client got the text exactly once"
+    assert dispatch_after_restart.stats.reconciled_sent == 1
+
+
+def test_a_claim_that_never_reached_twilio_is_sent_after_the_restart(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    t = queued_case(store, cipher, tmp_path)
+    Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)._claim(t.s.now)
+    d = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
+
+    async def restart() -> None:
+        await d.reconcile()
+        await d.run(until_idle=True)
+        await d.sender.close()  # type: ignore[attr-defined]
+
+    run(restart())
+    assert d.stats.reconciled_requeued == 1
+    assert state_of(t, "check_in").state == TextState.SENT
+    assert len(fake.received_by(PHONE)) == 1
+
+
+def test_the_pacer_spaces_sends_and_honours_a_pause() -> None:
+    async def go() -> list[float]:
+        pacer, stamps = Pacer(50), []
+        for i in range(10):
+            if i == 5:
+                pacer.pause(0.2)
+            await pacer.wait()
+            stamps.append(time.monotonic())
+        return stamps
+
+    stamps = run(go())
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert all(g >= 0.019 for g in gaps[:4]), gaps
+    assert gaps[4] >= 0.18, "Retry-After paused the sender"

@@ -1,0 +1,120 @@
+"""SMS worker (`qrt worker sms`): followup.cases.v1 -> texts queued -> sent.
+
+Policy: each case event re-derives that case's texts (`schedule_case_texts`,
+idempotent by the texts' keys), so a redelivered event queues nothing twice.
+A case event that does not decode is logged and skipped: it carries no text of
+its own, and the case's next event derives the same texts. A store fault is
+retried with backoff, unacknowledged. Sending runs beside it
+(services/sms/dispatch.py): texts left `sending` by a crash are reconciled
+before anything new is sent. SMS records leave through the store's outbox
+(`sms.outbound.v1`, `sms.events.v1`), published acks=all, then marked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from schemas.cases import CaseEvent
+from schemas.codec import decode
+from services.bootstrap import Context
+from services.runtime.retry import with_backoff
+from services.sms import senders
+from services.sms.dispatch import Dispatcher
+from services.sms.texts import schedule_case_texts
+from services.topics import FOLLOWUP_CASES
+from workers.app import raw_topic
+
+BATCH = 500
+RELAY_EVERY_S = 1.0
+log = logging.getLogger(__name__)
+
+
+def register_sms_agent(app: faust.App, ctx: Context) -> None:
+    settings = ctx.settings
+    store, cipher = ctx.store, ctx.cipher
+    cases_topic = raw_topic(app, settings.topic(FOLLOWUP_CASES))
+    outgoing: dict[str, Any] = {}
+    sender = senders.sender_for(settings, cipher, ctx.clock)
+    dispatcher = Dispatcher(
+        store,
+        cipher,
+        ctx.programs,
+        sender,
+        ctx.clock,
+        rate_per_s=settings.sms_rate_per_second,
+        concurrency=settings.sms_concurrency,
+    )
+
+    def topic_for(name: str) -> Any:
+        if name not in outgoing:
+            outgoing[name] = raw_topic(app, settings.topic(name))
+        return outgoing[name]
+
+    async def relay() -> None:
+        while True:
+            pending = await asyncio.to_thread(senders.unpublished, store)
+            if not pending:
+                return
+            sent = [
+                await topic_for(p.topic).send(
+                    key=p.key.encode(), value=p.payload.encode(), force=True
+                )
+                for p in pending
+            ]
+            await asyncio.gather(*sent)
+            await asyncio.to_thread(
+                senders.mark_published, store, [p.seq for p in pending], ctx.clock()
+            )
+
+    @app.task
+    async def relay_sms_records() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.sleep(RELAY_EVERY_S)
+            await with_backoff(relay, what="publishing SMS records")
+
+    @app.task
+    async def send_texts() -> None:
+        await with_backoff(dispatcher.reconcile, what="reconciling texts left sending")
+        log.info(
+            "SMS sender running (%s, %.2f texts/s)",
+            type(sender).__name__,
+            settings.sms_rate_per_second,
+        )
+        await with_backoff(dispatcher.run, what="sending texts")
+
+    @app.agent(cases_topic, name="sms")
+    async def case_events(stream: Any) -> None:
+        async for batch in stream.take_events(BATCH, within=0.05):
+            case_ids: list[str] = []
+            for event in batch:
+                try:
+                    case_ids.append(decode(CaseEvent, event.message.value or b"").case_id)
+                except ValidationError as exc:
+                    log.warning(
+                        "skipping a case event that does not decode (%d errors) at %s[%d]@%d",
+                        exc.error_count(),
+                        event.message.topic,
+                        event.message.partition,
+                        event.message.offset,
+                    )
+            for case_id in dict.fromkeys(case_ids):
+                await with_backoff(
+                    functools.partial(
+                        asyncio.to_thread,
+                        schedule_case_texts,
+                        store,
+                        cipher,
+                        ctx.programs,
+                        case_id,
+                        ctx.clock(),
+                    ),
+                    what="queueing a case's texts",
+                )
