@@ -20,7 +20,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -59,9 +59,14 @@ class Pacer:
     """At most `rate` sends a second from one sender, evenly spaced; a Retry-After
     pauses every send of that sender."""
 
-    def __init__(self, rate_per_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate_per_s: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.gap = 1.0 / rate_per_s
-        self.monotonic = monotonic
+        self.monotonic, self.sleep = monotonic, sleep
         self._next = 0.0
 
     async def wait(self) -> None:
@@ -69,7 +74,7 @@ class Pacer:
         slot = max(self._next, now)
         self._next = slot + self.gap
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self.sleep(slot - now)
 
     def pause(self, seconds: float) -> None:
         self._next = max(self._next, self.monotonic() + seconds)

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.sms.twilio_sender import TwilioSender
 from sqlalchemy import func, insert, select
 
 from schemas.sms import ConsentSource, TextState
@@ -34,6 +33,7 @@ from services.sms import consent
 from services.sms.dispatch import Dispatcher
 from services.sms.templates import MessageKind, render
 from services.sms.texts import to_aad
+from services.sms.twilio_sender import TwilioSender
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import sms_consents, sms_texts

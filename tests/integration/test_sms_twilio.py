@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -236,17 +235,24 @@ def test_a_claim_that_never_reached_twilio_is_sent_after_the_restart(
     assert len(fake.received_by(PHONE)) == 1
 
 
-def test_the_pacer_spaces_sends_and_honours_a_pause() -> None:
+def test_the_pacer_spaces_sends_evenly_and_honours_retry_after() -> None:
+    """Fake time: the pacer's clock and sleep are injected, nothing really waits."""
+    now = [100.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        now[0] += seconds
+
     async def go() -> list[float]:
-        pacer, stamps = Pacer(50), []
+        pacer, stamps = Pacer(50, monotonic=lambda: now[0], sleep=fake_sleep), []
         for i in range(10):
             if i == 5:
-                pacer.pause(0.2)
+                pacer.pause(7.0)  # a 429 said Retry-After: 7
             await pacer.wait()
-            stamps.append(time.monotonic())
+            stamps.append(now[0])
         return stamps
 
     stamps = run(go())
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert all(g >= 0.019 for g in gaps[:4]), gaps
-    assert gaps[4] >= 0.18, "Retry-After paused the sender"
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(stamps)]
+    assert gaps[:4] == [0.02] * 4, "50 a second: one every 20 ms, no burst"
+    assert gaps[4] == pytest.approx(7.0, abs=0.03), "Retry-After paused the sender"
+    assert gaps[5:] == [0.02] * 4

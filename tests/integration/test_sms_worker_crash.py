@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
-from schemas.sms import ConsentSource, TextState
+from schemas.codec import decode
+from schemas.sms import ConsentSource, OutboundText, TextState
 from services.crypto.fields import FieldCipher
 from services.crypto.keys import development_keyring
 from services.settings import Settings
@@ -20,7 +21,7 @@ from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import sms_consents, sms_texts
 from services.topics import ensure_topics
-from tests.support import Worker, stack_env, wait_for
+from tests.support import Worker, read_topic, stack_env, wait_for
 from tests.support_twilio import FakeTwilio
 
 ACCOUNT, TOKEN = "AC" + "c" * 32, "crash-test-token"
@@ -98,6 +99,13 @@ def test_killed_between_send_and_record_each_client_gets_the_text_once(
                 60,
                 "the restarted worker to settle the texts",
             )
+            outbound = settings.topic("sms.outbound.v1")
+
+            def announced_sent() -> set[int]:
+                records = [decode(OutboundText, m.value) for m in read_topic(broker, outbound, 1)]
+                return {r.text_id for r in records if r.state is TextState.SENT}
+
+            wait_for(lambda: len(announced_sent()) == 3, 30, "sent texts on sms.outbound.v1")
         finally:
             worker.stop()
         for phone in phones:
