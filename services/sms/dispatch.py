@@ -264,7 +264,18 @@ class Dispatcher:
                     "tries": row.tries + 1,
                     "updated_at": now,
                 }
-                conn.execute(update(sms_texts).where(sms_texts.c.id == row.id).values(**changes))
+                won = conn.execute(
+                    update(sms_texts)
+                    .where(
+                        and_(
+                            sms_texts.c.id == row.id,
+                            sms_texts.c.state == TextState.QUEUED.value,
+                        )
+                    )
+                    .values(**changes)
+                ).rowcount
+                if won != 1:  # another sender claimed it first (SQLite has no SKIP LOCKED)
+                    continue
                 announce_text(conn, row, now, **changes)
                 to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
                 claimed.append(Claimed(row.id, to, row.body, row.tries + 1))

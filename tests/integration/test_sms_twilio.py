@@ -256,3 +256,31 @@ def test_the_pacer_spaces_sends_evenly_and_honours_retry_after() -> None:
     assert gaps[:4] == [0.02] * 4, "50 a second: one every 20 ms, no burst"
     assert gaps[4] == pytest.approx(7.0, abs=0.03), "Retry-After paused the sender"
     assert gaps[5:] == [0.02] * 4
+
+
+def test_two_senders_claiming_at_once_never_claim_the_same_text(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    t = queued_case(store, cipher, tmp_path)
+    t.s.now = MORNING + timedelta(days=31)  # all four texts are due
+    barrier, claimed, refused = threading.Barrier(2), [], []
+
+    def claim() -> None:
+        d = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
+        barrier.wait()
+        try:
+            claimed.extend(c.text_id for c in d._claim(t.s.now))
+        except OperationalError:  # SQLite: the loser may be told "locked" and retries later
+            refused.append(True)
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(claimed) == len(set(claimed)), "a text claimed twice would be sent twice"
+    assert len(claimed) == 4 or refused
