@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from services.settings import Settings
 
@@ -90,6 +91,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     servers = bootstrap_servers(settings)
+    if args.nemsis:
+        return _publish_nemsis(args, settings, servers)
     if args.file == "-":
         lines = sys.stdin.buffer.read().splitlines()
     else:
@@ -114,6 +117,34 @@ def cmd_publish(args: argparse.Namespace) -> int:
         _err(f"line {item.line}: error: {item.message}")
     _say(f"published {report.sent} event(s); {len(report.failed)} failed")
     return 1 if report.failed else 0
+
+
+def _publish_nemsis(args: argparse.Namespace, settings: Any, servers: str) -> int:
+    from tqdm import tqdm
+
+    from services.ingest.nemsis_batch import publish_nemsis
+    from services.ingest.publisher import make_producer
+    from services.programs import load_programs
+
+    programs = load_programs(settings.programs_file)
+    try:
+        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+    except OSError as exc:
+        _err(f"error: cannot read {args.file}: {exc.strerror}")
+        return 2
+    producer = make_producer(servers)
+    try:
+        with source, tqdm(unit="report", disable=None, file=sys.stderr) as bar:
+            summary = publish_nemsis(
+                source, producer, settings, programs, agency_id=args.agency, progress=bar.update
+            )
+    finally:
+        producer.close()
+    for line in summary.lines():
+        _say(line)
+    if summary.refused:
+        return 2
+    return 1 if summary.rejected else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -207,8 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("topics", help="create missing Kafka topics").set_defaults(func=cmd_topics)
 
-    publish = sub.add_parser("publish", help="publish JSON-lines overdose events")
-    publish.add_argument("file", help="a JSON-lines file, or - for standard input")
+    publish = sub.add_parser(
+        "publish", help="publish overdose events: JSON lines, or a NEMSIS v3.5 export"
+    )
+    publish.add_argument("file", help="a JSON-lines file (or NEMSIS XML), or - for standard input")
+    publish.add_argument(
+        "--nemsis", action="store_true", help="the file is a NEMSIS v3.5 EMSDataSet (XML)"
+    )
+    publish.add_argument(
+        "--agency", help="with --nemsis: the agency id (default: the file's dAgency.02)"
+    )
     publish.add_argument(
         "--source",
         choices=["ems", "police"],

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from services.cases.tiering import OtherHistoryTiers
+from services.ingest.overdose_class import OverdoseClass
 from services.planning.shifts import TeamList
 from services.sms.cadence import TextSettings
 
@@ -52,6 +53,22 @@ class Matching(BaseModel):
     incident_merge_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 90
 
 
+class Ingest(BaseModel):
+    """`[program.ingest]`: which NEMSIS reports the program follows up."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    follow_up: OverdoseClass = OverdoseClass.SUSPECTED_OVERDOSE
+    suspected_icd10_prefixes: list[str] | None = None
+
+    @field_validator("follow_up")
+    @classmethod
+    def _an_overdose(cls, value: OverdoseClass) -> OverdoseClass:
+        if value is OverdoseClass.NOT_OVERDOSE:
+            raise ValueError("follow_up is opioid_overdose or suspected_overdose")
+        return value
+
+
 class Program(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -66,6 +83,7 @@ class Program(BaseModel):
     matching: Matching = Field(default_factory=Matching)
     tiers: OtherHistoryTiers = Field(default_factory=OtherHistoryTiers)
     sms: TextSettings = Field(default_factory=TextSettings)
+    ingest: Ingest = Field(default_factory=Ingest)
 
     @property
     def zone(self) -> ZoneInfo:

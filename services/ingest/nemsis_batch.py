@@ -1,0 +1,117 @@
+"""A NEMSIS export, report by report: classified, routed, published (acks=all) or
+accounted for. Every report ends up in exactly one line of the summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from services.ingest.nemsis import NemsisRefused, NemsisReport, read_reports
+from services.ingest.overdose_class import OverdoseClass, classify, followed_up
+from services.programs import Program, Programs
+from services.settings import Settings
+from services.topics import SOURCE_TOPICS
+from services.triage.routing import route_event
+
+
+@dataclass
+class NemsisSummary:
+    reports: int = 0
+    overdoses: Counter[str] = field(default_factory=Counter)
+    published: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # report id, reason
+    event_ids: list[str] = field(default_factory=list)
+    refused: str | None = None  # the file could not be read on (malformed, unsafe, too big)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"reports read: {self.reports}",
+            "overdoses: "
+            + (", ".join(f"{n} {kind}" for kind, n in sorted(self.overdoses.items())) or "0"),
+            f"published: {self.published}",
+            "skipped: "
+            + (", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "0"),
+            f"rejected: {len(self.rejected)}",
+        ]
+        out += [f"  report {rid}: {why}" for rid, why in self.rejected]
+        if self.refused:
+            out.append(f"file refused after {self.reports} report(s): {self.refused}")
+        return out
+
+
+def decide(report: NemsisReport, programs: Programs, summary: NemsisSummary) -> bool:
+    """Count the report; True when its event should be published."""
+    summary.reports += 1
+    program = route_event(report.event, programs) if report.event is not None else None
+    if isinstance(program, Program) and program.ingest.suspected_icd10_prefixes is not None:
+        prefixes = tuple(program.ingest.suspected_icd10_prefixes)
+        report.classification = classify(report.codes, report.medications, prefixes)
+    if report.classification is OverdoseClass.NOT_OVERDOSE:
+        summary.skipped["not an overdose"] += 1
+        return False
+    summary.overdoses[report.classification.value] += 1
+    if report.event is None or program is None:
+        summary.rejected.append((report.report_id, report.problem or "not mappable"))
+        return False
+    if not isinstance(program, Program):
+        summary.rejected.append((report.report_id, program.detail))
+        return False
+    if not followed_up(report.classification, program.ingest.follow_up):
+        summary.skipped[f"{report.classification.value} (not followed up by {program.id})"] += 1
+        return False
+    return True
+
+
+def publish_nemsis(
+    source: IO[bytes],
+    producer: KafkaProducer,
+    settings: Settings,
+    programs: Programs,
+    *,
+    agency_id: str | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+    timeout_s: float = 30.0,
+) -> NemsisSummary:
+    summary = NemsisSummary()
+    pending: list[tuple[str, Any]] = []
+    try:
+        for report in read_reports(source, agency_id=agency_id):
+            progress(1)
+            if decide(report, programs, summary):
+                _send(report, producer, settings, summary, pending)
+    except NemsisRefused as exc:
+        summary.refused = str(exc)
+    producer.flush(timeout=timeout_s)
+    for report_id, future in pending:
+        try:
+            future.get(timeout=timeout_s)
+            summary.published += 1
+        except KafkaError as exc:
+            summary.rejected.append((report_id, f"broker did not acknowledge: {exc}"))
+    return summary
+
+
+def _send(
+    report: NemsisReport,
+    producer: KafkaProducer,
+    settings: Settings,
+    summary: NemsisSummary,
+    pending: list[tuple[str, Any]],
+) -> None:
+    assert report.event is not None
+    event = report.event
+    topic = settings.topic(SOURCE_TOPICS[event.source.value])
+    value = event.model_dump_json(exclude_none=True).encode()
+    try:
+        future = producer.send(topic, key=event.event_id.encode(), value=value)
+    except KafkaError as exc:
+        summary.rejected.append((report.report_id, f"not sent: {exc}"))
+        return
+    pending.append((report.report_id, future))
+    summary.event_ids.append(event.event_id)
