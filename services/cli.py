@@ -275,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sms_commands(sub)
 
+    from services.cli_agency import add_agency_commands
+
+    add_agency_commands(sub)
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("name", choices=["overdose-event"])
     schema.set_defaults(func=cmd_schema)

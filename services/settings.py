@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     twilio_api_base_url: str | None = Field(
         default=None, description="another Messages API endpoint (tests, gateways)"
     )
+    gateway_max_batch_bytes: int = Field(default=5 * MIB, ge=1024, description="POST /events")
+    gateway_max_nemsis_bytes: int = Field(default=50 * MIB, ge=1024, description="NEMSIS XML")
     sms_rate_per_second: float = Field(default=1.0, gt=0, le=1000, description="per sender")
     sms_concurrency: int = Field(default=4, ge=1, le=64)
     api_host: str = "127.0.0.1"

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 
 from schemas.cases import QueueItem
+from services.api.ingest_routes import router as ingest_router
 from services.api.twilio_webhooks import router as twilio_router
 from services.bootstrap import Context, bootstrap
 from services.settings import Settings
@@ -52,4 +53,5 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         summary="Open follow-up cases of one program, in QRT priority order",
     )
     app.include_router(twilio_router)
+    app.include_router(ingest_router)
     return app

@@ -41,6 +41,10 @@ class NemsisRefused(Exception):
     """The file as a whole cannot be read: malformed, unsafe, too big or too deep."""
 
 
+class ForeignAgency(NemsisRefused):
+    """The file names another agency than the publisher's own."""
+
+
 @dataclass
 class NemsisReport:
     """One PatientCareReport: its class, and the event it maps to (or why not)."""
@@ -174,10 +178,13 @@ def read_reports(
     max_bytes: int = MAX_BYTES,
     max_depth: int = MAX_DEPTH,
     suspected_prefixes: tuple[str, ...] | None = None,
+    own_agency: str | None = None,
 ) -> Iterator[NemsisReport]:
     """Every PatientCareReport of an EMSDataSet, in file order, one at a time.
 
-    `agency_id` defaults to the file's dAgency.02 (agency number), else dAgency.01."""
+    `agency_id` defaults to the file's dAgency.02 (agency number), else dAgency.01.
+    With `own_agency` (an authenticated publisher), a file naming another agency in
+    dAgency.02 is refused (`ForeignAgency`) and every report is published as `own_agency`."""
     capped = _Capped(source, max_bytes)
     depth, agencies = 0, dict[str, str]()
     stack: list[Element] = []
@@ -199,6 +206,13 @@ def read_reports(
             if name != "PatientCareReport":
                 continue
             file_agency = agencies.get("dAgency.02") or agencies.get("dAgency.01")
+            if own_agency is not None:
+                if agencies.get("dAgency.02") not in (None, own_agency):
+                    raise ForeignAgency(
+                        f"the file is agency {agencies['dAgency.02']!r}'s (dAgency.02); "
+                        f"this key publishes only as {own_agency!r}"
+                    )
+                file_agency = own_agency
             yield _one(el, agency_id or file_agency, suspected_prefixes)
             el.clear()
             if stack:  # drop the finished report from its parent: memory stays flat

@@ -11,6 +11,7 @@ from typing import IO, Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from schemas.overdose_event import OverdoseEvent
 from services.ingest.nemsis import NemsisRefused, NemsisReport, read_reports
 from services.ingest.overdose_class import OverdoseClass, classify, followed_up
 from services.programs import Program, Programs
@@ -115,3 +116,17 @@ def _send(
         return
     pending.append((report.report_id, future))
     summary.event_ids.append(event.event_id)
+
+
+def collect_nemsis(
+    source: IO[bytes], programs: Programs, *, own_agency: str, max_bytes: int
+) -> tuple[NemsisSummary, list[OverdoseEvent]]:
+    """Read a whole export before anything is published (the gateway's all-or-nothing):
+    the events to publish, and the summary. A refused file raises NemsisRefused."""
+    summary = NemsisSummary()
+    events = [
+        report.event
+        for report in read_reports(source, own_agency=own_agency, max_bytes=max_bytes)
+        if decide(report, programs, summary) and report.event is not None
+    ]
+    return summary, events

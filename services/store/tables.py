@@ -312,3 +312,25 @@ sms_outbox = Table(
     Column("published_at", UTCDateTime, nullable=True),
     Index("ix_sms_outbox_unpublished", "published_at", "seq"),
 )
+
+
+# --- the HTTP ingest gateway (services/ingest/gateway.py) ---------------------------
+
+agency_keys = Table(
+    "agency_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),  # SHA-256 of the key; the key is not kept
+    Column("agency_id", String(64), nullable=False, index=True),
+    Column("label", String(100), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+gateway_receipts = Table(
+    "gateway_receipts",
+    metadata,
+    Column("source", String(16), primary_key=True),
+    Column("agency_id", String(64), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+)

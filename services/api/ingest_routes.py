@@ -1,0 +1,159 @@
+"""`POST /api/v1/events` (one OverdoseEvent or a batch) and `POST /api/v1/events/nemsis`.
+
+Authenticated by a per-agency API key (`Authorization: Bearer KEY` or
+`X-API-Key: KEY`): 401 without a valid one, 403 for an event (or a NEMSIS file)
+of another agency. 202 only after the broker acknowledged (acks=all); 422 with
+field-level errors (nothing of the batch is published); 413 over the size
+limit; 503 when the broker did not acknowledge (nothing accepted: retry). The
+same event again answers 202 with `"duplicate": true`."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
+
+from services.bootstrap import Context
+from services.ingest import gateway
+from services.ingest.nemsis import ForeignAgency, NemsisRefused
+from services.ingest.nemsis_batch import collect_nemsis
+from services.runtime.run_files import NoBrokerConfigured, bootstrap_servers
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ingest"])
+MAX_BATCH = 500
+
+
+def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
+async def _agency(request: Request, ctx: Context) -> str | None:
+    auth = request.headers.get("authorization", "")
+    key = (
+        auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key")
+    )
+    return await asyncio.to_thread(gateway.agency_of, ctx.store, key)
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _publisher(request: Request) -> gateway.GatewayPublisher:
+    ctx: Context = request.app.state.ctx
+    publisher: gateway.GatewayPublisher | None = getattr(request.app.state, "gateway", None)
+    if publisher is None:
+        publisher = gateway.GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings))
+        request.app.state.gateway = publisher
+    return publisher
+
+
+async def _publish(request: Request, events: list[Any]) -> JSONResponse | None:
+    if not events:
+        return None
+    try:
+        publisher = _publisher(request)
+        await asyncio.to_thread(publisher.publish, events)
+    except (KafkaError, NoBrokerConfigured, TimeoutError) as exc:
+        log.warning("gateway: broker did not acknowledge (%s)", type(exc).__name__)
+        return _error(503, "the broker did not acknowledge; nothing was accepted, retry later")
+    return None
+
+
+@router.post("/api/v1/events", status_code=202, summary="Publish one OverdoseEvent or a batch")
+async def post_events(request: Request) -> JSONResponse:
+    ctx: Context = request.app.state.ctx
+    agency = await _agency(request, ctx)
+    if agency is None:
+        return _error(401, "a valid agency API key is required (Authorization: Bearer KEY)")
+    body = await _body(request, ctx.settings.gateway_max_batch_bytes)
+    if body is None:
+        return _error(413, f"the body is over {ctx.settings.gateway_max_batch_bytes:,} bytes")
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _error(422, f"the body is not valid UTF-8 JSON: {exc}")
+    single = not isinstance(parsed, list)
+    items = [parsed] if single else parsed
+    if single and len(body) > ctx.settings.max_event_bytes:
+        return _error(413, f"one event may be at most {ctx.settings.max_event_bytes:,} bytes")
+    if not items or len(items) > MAX_BATCH:
+        return _error(422, f"a batch holds 1 to {MAX_BATCH} events")
+    now = ctx.clock()
+    screened = gateway.screen_items(items, agency, ctx.programs, ctx.rules, now)
+    if screened.refused:
+        return _error(
+            422, "no event was accepted: fix these and send again", events=screened.refused
+        )
+    if screened.foreign:
+        return _error(
+            403, f"this key publishes only as agency {agency!r}", indexes=screened.foreign
+        )
+    seen = await asyncio.to_thread(gateway.already_received, ctx.store, screened.events)
+    results, fresh = [], []
+    for event in screened.events:
+        key = (event.source.value, event.agency_id, event.event_id)
+        results.append({"event_id": event.event_id, "duplicate": key in seen})
+        if key not in seen:
+            seen.add(key)
+            fresh.append(event)
+    failed = await _publish(request, fresh)
+    if failed is not None:
+        return failed
+    await asyncio.to_thread(gateway.receipt, ctx.store, fresh, now)
+    return JSONResponse(results[0] if single else {"events": results}, status_code=202)
+
+
+@router.post(
+    "/api/v1/events/nemsis", status_code=202, summary="Publish a NEMSIS v3.5 EMSDataSet (XML)"
+)
+async def post_nemsis(request: Request) -> JSONResponse:
+    ctx: Context = request.app.state.ctx
+    agency = await _agency(request, ctx)
+    if agency is None:
+        return _error(401, "a valid agency API key is required (Authorization: Bearer KEY)")
+    limit = ctx.settings.gateway_max_nemsis_bytes
+    body = await _body(request, limit)
+    if body is None:
+        return _error(413, f"the file is over {limit:,} bytes")
+    try:
+        summary, events = await asyncio.to_thread(
+            collect_nemsis, io.BytesIO(body), ctx.programs, own_agency=agency, max_bytes=limit
+        )
+    except ForeignAgency as exc:
+        return _error(403, str(exc))
+    except NemsisRefused as exc:
+        return _error(422, f"the file was refused: {exc}; nothing was published")
+    seen = await asyncio.to_thread(gateway.already_received, ctx.store, events)
+    fresh = [e for e in events if (e.source.value, e.agency_id, e.event_id) not in seen]
+    failed = await _publish(request, fresh)
+    if failed is not None:
+        return failed
+    await asyncio.to_thread(gateway.receipt, ctx.store, fresh, ctx.clock())
+    return JSONResponse(
+        {
+            "reports": summary.reports,
+            "overdoses": dict(summary.overdoses),
+            "published": len(fresh),
+            "duplicates": len(events) - len(fresh),
+            "skipped": dict(summary.skipped),
+            "rejected": [{"report": r, "reason": why} for r, why in summary.rejected],
+        },
+        status_code=202,
+    )

@@ -1,0 +1,148 @@
+"""The HTTP ingest gateway on the real broker and store: keys, agencies, 202 only after
+the broker acknowledged, 422/413, duplicates, NEMSIS uploads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.api.app import create_app
+from services.bootstrap import bootstrap
+from services.ingest.gateway import create_key
+from services.settings import Settings
+from services.store.repository import Store
+from services.topics import ensure_topics
+from tests.support import read_topic
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "nemsis"
+
+
+def event(event_id: str, agency: str = "EX-EMS-01", **changes: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "source": "ems",
+        "agency_id": agency,
+        "incident_number": f"I-{event_id}",
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "location": {"county_fips": "54011"},
+        **changes,
+    }
+
+
+@pytest.fixture
+def gateway(store: Store, broker: str, topic_prefix: str, tmp_path: Path) -> Any:
+    settings = Settings(
+        kafka_bootstrap_servers=broker, topic_prefix=topic_prefix, data_dir=tmp_path,
+        max_event_bytes=4096, gateway_max_batch_bytes=64 * 1024,
+    )  # fmt: skip
+    ensure_topics(settings, broker)
+    app = create_app(settings, ctx=bootstrap(settings, store=store))
+    key = create_key(store, "EX-EMS-01", datetime.now(UTC), "test vendor")
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        yield client, settings
+    publisher = getattr(app.state, "gateway", None)
+    if publisher is not None:
+        publisher.close()
+
+
+def on_topic(
+    broker: str, settings: Settings, expect: int, source: str = "ems", timeout_s: float = 10
+) -> list[dict[str, Any]]:
+    topic = settings.topic(f"overdose.{source}.v1")
+    return [json.loads(m.value) for m in read_topic(broker, topic, expect, timeout_s=timeout_s)]
+
+
+def nothing_on_topic(broker: str, settings: Settings) -> None:
+    with pytest.raises(AssertionError, match="0 messages"):
+        on_topic(broker, settings, 1, timeout_s=1)
+
+
+def test_one_event_is_acknowledged_then_a_repeat_is_a_duplicate(gateway: Any, broker: str) -> None:
+    client, settings = gateway
+    first = client.post("/api/v1/events", json=event("gw-1"))
+    assert first.status_code == 202 and first.json() == {"event_id": "gw-1", "duplicate": False}
+    again = client.post("/api/v1/events", json=event("gw-1"))
+    assert again.status_code == 202 and again.json()["duplicate"] is True
+    assert [e["event_id"] for e in on_topic(broker, settings, 1)] == ["gw-1"]
+
+
+def test_a_batch_is_all_or_nothing_with_field_errors(gateway: Any, broker: str) -> None:
+    client, settings = gateway
+    bad = client.post(
+        "/api/v1/events",
+        json=[event("gw-2"), event("gw-3", occurred_at="2026-11-20T10:00:00"), {"source": "x"}],
+    )
+    assert bad.status_code == 422
+    refused = bad.json()["events"]
+    assert [r["index"] for r in refused] == [1, 2]
+    assert any(e["field"] == "occurred_at" for e in refused[0]["errors"])
+    nothing_on_topic(broker, settings)
+    good = client.post("/api/v1/events", json=[event("gw-2"), event("gw-3"), event("gw-2")])
+    assert good.status_code == 202
+    assert [r["duplicate"] for r in good.json()["events"]] == [False, False, True]
+    assert sorted(e["event_id"] for e in on_topic(broker, settings, 2)) == ["gw-2", "gw-3"]
+
+
+def test_keys_and_agencies_are_enforced(gateway: Any, broker: str) -> None:
+    client, settings = gateway
+    no_key = client.post("/api/v1/events", json=event("gw-4"), headers={"Authorization": ""})
+    assert no_key.status_code == 401
+    wrong = client.post(
+        "/api/v1/events", json=event("gw-4"), headers={"Authorization": "Bearer qrt_nope"}
+    )
+    assert wrong.status_code == 401
+    other = client.post("/api/v1/events", json=event("gw-4", agency="EX-EMS-02"))
+    assert other.status_code == 403 and "EX-EMS-01" in other.json()["detail"]
+    xml = (CORPUS / "f11_impression.xml").read_bytes().replace(b"EX-EMS-01", b"EX-EMS-02")
+    foreign_file = client.post("/api/v1/events/nemsis", content=xml)
+    assert foreign_file.status_code == 403
+    nothing_on_topic(broker, settings)
+
+
+def test_size_limits_answer_413(gateway: Any) -> None:
+    client, _ = gateway
+    big = client.post("/api/v1/events", json=event("gw-5", disposition="x" * 150) | {
+        "suspected_substances": ["y" * 150] * 40})  # fmt: skip
+    assert big.status_code == 413
+    huge = client.post("/api/v1/events", content=b"[" + b" " * 70_000 + b"]")
+    assert huge.status_code == 413
+
+
+def test_a_nemsis_upload_publishes_the_overdoses_and_summarizes(gateway: Any, broker: str) -> None:
+    client, settings = gateway
+    xml = (CORPUS / "several_reports.xml").read_bytes()
+    response = client.post("/api/v1/events/nemsis", content=xml)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["reports"] == 6 and body["published"] == 4 and body["duplicates"] == 0
+    assert body["skipped"] == {"not an overdose": 2}
+    assert len(on_topic(broker, settings, 4)) == 4
+    assert client.post("/api/v1/events/nemsis", content=xml).json()["duplicates"] == 4
+    hostile = client.post("/api/v1/events/nemsis", content=(CORPUS / "xxe.xml").read_bytes())
+    assert hostile.status_code == 422 and "unsafe XML" in hostile.json()["detail"]
+
+
+def test_the_smallest_police_record_is_accepted(gateway: Any, broker: str, store: Store) -> None:
+    client, settings = gateway
+    key = create_key(store, "EX-PD-01", datetime.now(UTC))
+    minimal = {
+        "event_id": "pd-1",
+        "source": "police",
+        "agency_id": "EX-PD-01",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=30)).isoformat(),
+        "location": {"lat": 38.42, "lon": -82.44, "county_fips": "54011"},
+        "naloxone": {"administered": True},
+        "fatal": False,
+    }
+    response = client.post(
+        "/api/v1/events", json=minimal, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 202, response.text
+    (published,) = on_topic(broker, settings, 1, source="police")
+    assert published["event_id"] == "pd-1" and published["naloxone"]["administered"] is True
