@@ -21,7 +21,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from schemas.cases import CaseEvent
+from schemas.cases import CaseEvent, CaseEventKind
 from schemas.codec import decode
 from services.bootstrap import Context
 from services.runtime.retry import with_backoff
@@ -32,6 +32,16 @@ from services.topics import FOLLOWUP_CASES
 from workers.app import raw_topic
 
 BATCH = 500
+# The case events that can change which texts a case gets (who, when, whether at all).
+TEXT_RELEVANT = {
+    CaseEventKind.OPENED,
+    CaseEventKind.LINKED,
+    CaseEventKind.UNLINKED,
+    CaseEventKind.PLANNED,
+    CaseEventKind.AT_RISK,  # the case lost its slot: no visit-day reminder
+    CaseEventKind.OUTCOME_RECORDED,
+    CaseEventKind.CLOSED,
+}
 RELAY_EVERY_S = 1.0
 log = logging.getLogger(__name__)
 
@@ -96,7 +106,7 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
             case_ids: list[str] = []
             for event in batch:
                 try:
-                    case_ids.append(decode(CaseEvent, event.message.value or b"").case_id)
+                    case_event = decode(CaseEvent, event.message.value or b"")
                 except ValidationError as exc:
                     log.warning(
                         "skipping a case event that does not decode (%d errors) at %s[%d]@%d",
@@ -105,6 +115,9 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
                         event.message.partition,
                         event.message.offset,
                     )
+                    continue
+                if case_event.kind in TEXT_RELEVANT:
+                    case_ids.append(case_event.case_id)
             for case_id in dict.fromkeys(case_ids):
                 await with_backoff(
                     functools.partial(

@@ -35,12 +35,27 @@ def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
+def _state(request: Request, name: str, make: Any) -> Any:
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        value = make()
+        setattr(request.app.state, name, value)
+    return value
+
+
 async def _agency(request: Request, ctx: Context) -> str | None:
     auth = request.headers.get("authorization", "")
     key = (
         auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key")
     )
-    return await asyncio.to_thread(gateway.agency_of, ctx.store, key)
+    keys: gateway.KeyCache = _state(request, "gateway_keys", gateway.KeyCache)
+    return await asyncio.to_thread(keys.agency_of, ctx.store, key)
+
+
+async def _duplicates(request: Request, ctx: Context, events: list[Any]) -> set[Any]:
+    recent: gateway.Recent = _state(request, "gateway_recent", gateway.Recent)
+    stored = await asyncio.to_thread(gateway.in_store, ctx.store, events)
+    return stored | {gateway.key_of(e) for e in events if gateway.key_of(e) in recent}
 
 
 async def _body(request: Request, limit: int) -> bytes | None:
@@ -55,24 +70,23 @@ async def _body(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def _publisher(request: Request) -> gateway.GatewayPublisher:
-    ctx: Context = request.app.state.ctx
-    publisher: gateway.GatewayPublisher | None = getattr(request.app.state, "gateway", None)
-    if publisher is None:
-        publisher = gateway.GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings))
-        request.app.state.gateway = publisher
-    return publisher
-
-
 async def _publish(request: Request, events: list[Any]) -> JSONResponse | None:
+    """None when the broker acknowledged every event, else the 503 to answer."""
     if not events:
         return None
+    ctx: Context = request.app.state.ctx
     try:
-        publisher = _publisher(request)
-        await asyncio.to_thread(publisher.publish, events)
+        publisher: gateway.GatewayPublisher = _state(
+            request,
+            "gateway",
+            lambda: gateway.GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings)),
+        )
+        await publisher.publish(events)
     except (KafkaError, NoBrokerConfigured, TimeoutError) as exc:
         log.warning("gateway: broker did not acknowledge (%s)", type(exc).__name__)
         return _error(503, "the broker did not acknowledge; nothing was accepted, retry later")
+    recent: gateway.Recent = _state(request, "gateway_recent", gateway.Recent)
+    recent.add([gateway.key_of(e) for e in events])
     return None
 
 
@@ -105,7 +119,7 @@ async def post_events(request: Request) -> JSONResponse:
         return _error(
             403, f"this key publishes only as agency {agency!r}", indexes=screened.foreign
         )
-    seen = await asyncio.to_thread(gateway.already_received, ctx.store, screened.events)
+    seen = await _duplicates(request, ctx, screened.events)
     results, fresh = [], []
     for event in screened.events:
         key = (event.source.value, event.agency_id, event.event_id)
@@ -116,7 +130,6 @@ async def post_events(request: Request) -> JSONResponse:
     failed = await _publish(request, fresh)
     if failed is not None:
         return failed
-    await asyncio.to_thread(gateway.receipt, ctx.store, fresh, now)
     return JSONResponse(results[0] if single else {"events": results}, status_code=202)
 
 
@@ -140,12 +153,11 @@ async def post_nemsis(request: Request) -> JSONResponse:
         return _error(403, str(exc))
     except NemsisRefused as exc:
         return _error(422, f"the file was refused: {exc}; nothing was published")
-    seen = await asyncio.to_thread(gateway.already_received, ctx.store, events)
-    fresh = [e for e in events if (e.source.value, e.agency_id, e.event_id) not in seen]
+    seen = await _duplicates(request, ctx, events)
+    fresh = [e for e in events if gateway.key_of(e) not in seen]
     failed = await _publish(request, fresh)
     if failed is not None:
         return failed
-    await asyncio.to_thread(gateway.receipt, ctx.store, fresh, ctx.clock())
     return JSONResponse(
         {
             "reports": summary.reports,

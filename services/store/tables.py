@@ -325,12 +325,3 @@ agency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
 )
-
-gateway_receipts = Table(
-    "gateway_receipts",
-    metadata,
-    Column("source", String(16), primary_key=True),
-    Column("agency_id", String(64), primary_key=True),
-    Column("event_id", String(128), primary_key=True),
-    Column("received_at", UTCDateTime, nullable=False),
-)

@@ -1,4 +1,4 @@
-"""ingest gateway: per-agency API keys (hashed) and receipts of accepted events
+"""ingest gateway: per-agency API keys (only their SHA-256 is kept)
 
 Revision ID: 0005
 Revises: 0004
@@ -28,16 +28,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key_hash", name="pk_agency_keys"),
     )
     op.create_index("ix_agency_keys_agency_id", "agency_keys", ["agency_id"])
-    op.create_table(
-        "gateway_receipts",
-        sa.Column("source", sa.String(16), nullable=False),
-        sa.Column("agency_id", sa.String(64), nullable=False),
-        sa.Column("event_id", sa.String(128), nullable=False),
-        sa.Column("received_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("source", "agency_id", "event_id", name="pk_gateway_receipts"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("gateway_receipts")
     op.drop_table("agency_keys")
