@@ -92,13 +92,20 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
 
     @app.task
     async def send_texts() -> None:
-        await with_backoff(dispatcher.reconcile, what="reconciling texts left sending")
+        """Never stops quietly: a fault is logged and sending resumes after a pause,
+        reconciling first (a text may have been left `sending`)."""
         log.info(
             "SMS sender running (%s, %.2f texts/s)",
             type(sender).__name__,
             settings.sms_rate_per_second,
         )
-        await with_backoff(dispatcher.run, what="sending texts")
+        while True:
+            try:
+                await with_backoff(dispatcher.reconcile, what="reconciling texts left sending")
+                await with_backoff(dispatcher.run, what="sending texts")
+            except Exception:
+                log.exception("the SMS sender failed; resuming in 10 s")
+                await asyncio.sleep(10)
 
     @app.agent(cases_topic, name="sms")
     async def case_events(stream: Any) -> None:

@@ -224,6 +224,8 @@ class Dispatcher:
             await claimer()
             await asyncio.gather(*senders)
         finally:
+            for task in senders:  # after a fault: what was claimed is reconciled next start
+                task.cancel()
             await done.put(None)
             await record_task
 
