@@ -137,6 +137,8 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
         ) -> None:
             data = json.dumps(payload).encode()
+            with fake.lock:  # before the answer: a client that got it sees it counted
+                fake.requests.append((self.command, urlparse(self.path).path, status))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -144,8 +146,6 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(data)
-            with fake.lock:
-                fake.requests.append((self.command, urlparse(self.path).path, status))
 
         def _checked(self) -> bool:
             if not PATH.match(urlparse(self.path).path):

@@ -315,6 +315,7 @@ def _open_for_program(
                 person_records.seal_patient(cipher, key, event.patient) if event.patient else None
             ),
             "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
+            "phone_token": _phone_token(cipher, event),
         }
         if handling_for(event) is Handling.SKIPPED_FATAL:
             out.event_rows.append({**row, "handling": Handling.SKIPPED_FATAL.value})
@@ -475,6 +476,11 @@ def _write(
     records.request_plan(conn, [program.id], now)
 
 
+def _phone_token(cipher: FieldCipher, event: OverdoseEvent) -> str | None:
+    phone = sms_consent.e164(event.patient.phone) if event.patient else None
+    return sms_consent.phone_token(cipher, phone) if phone else None
+
+
 def _sms_consent(
     program: Program,
     event: OverdoseEvent,
@@ -502,4 +508,4 @@ def _sms_consent(
 
 def _with_defaults(row: dict[str, object]) -> dict[str, object]:
     """executemany needs the same keys in every row."""
-    return {"case_id": None, "person_id": None, "match_decision": None, **row}
+    return {"case_id": None, "person_id": None, "match_decision": None, "phone_token": None, **row}

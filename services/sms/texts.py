@@ -41,22 +41,31 @@ def to_aad(idempotency_key: str) -> str:
 
 
 def recipient_of(conn: Connection, cipher: FieldCipher, case: Any) -> Recipient | None:
-    """The newest phone given in the case's events whose owner consents to texts."""
+    """The newest phone given in the case's events whose owner consents to texts.
+
+    Found by the events' phone tokens first: a case with no consenting phone is
+    settled without opening a single sealed record."""
     rows = conn.execute(
-        select(events.c.source, events.c.agency_id, events.c.event_id, events.c.patient_sealed)
-        .where(and_(events.c.case_id == case.id, events.c.patient_sealed.is_not(None)))
+        select(
+            events.c.source,
+            events.c.agency_id,
+            events.c.event_id,
+            events.c.patient_sealed,
+            events.c.phone_token,
+        )
+        .where(and_(events.c.case_id == case.id, events.c.phone_token.is_not(None)))
         .order_by(events.c.occurred_at.desc(), events.c.id.desc())
     ).all()
     for r in rows:
+        if not consent.granted(conn, case.program_id, r.phone_token):
+            continue
         key = f"{r.source}|{r.agency_id}|{r.event_id}"
         patient = person_records.open_patient(cipher, key, r.patient_sealed)
         phone = consent.e164(patient.phone)
         if phone is None:
             continue
-        token = consent.phone_token(cipher, phone)
-        if consent.granted(conn, case.program_id, token):
-            zip_code = patient.address.zip if patient.address else None
-            return Recipient(phone, token, patient.language, zip_code)
+        zip_code = patient.address.zip if patient.address else None
+        return Recipient(phone, r.phone_token, patient.language, zip_code)
     return None
 
 

@@ -209,6 +209,7 @@ events = Table(
     Column("person_id", String(36), ForeignKey("persons.id"), nullable=True, index=True),
     Column("patient_sealed", Text, nullable=True),
     Column("scene_tokens", String(200), nullable=True),
+    Column("phone_token", String(64), nullable=True),  # blind index of the patient's phone
     Column("match_decision", String(16), nullable=True),
     UniqueConstraint("source", "agency_id", "event_id", name="uq_events_publisher_event_id"),
     UniqueConstraint("source", "agency_id", "incident_number", name="uq_events_incident"),

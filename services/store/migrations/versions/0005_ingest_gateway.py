@@ -1,4 +1,4 @@
-"""ingest gateway: per-agency API keys (only their SHA-256 is kept)
+"""ingest gateway: per-agency API keys (only their SHA-256 is kept); events.phone_token
 
 Revision ID: 0005
 Revises: 0004
@@ -28,7 +28,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key_hash", name="pk_agency_keys"),
     )
     op.create_index("ix_agency_keys_agency_id", "agency_keys", ["agency_id"])
+    # the blind index of the patient's phone: the SMS worker finds a case's consenting
+    # phone without opening every sealed patient record
+    with op.batch_alter_table("events") as batch:
+        batch.add_column(sa.Column("phone_token", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("events") as batch:
+        batch.drop_column("phone_token")
     op.drop_table("agency_keys")
