@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -129,10 +130,19 @@ class TwilioSender:
         self._http, self._client = None, None
 
 
+_NUMBER = re.compile(r"\(?\+?\d[\d\s().-]{5,}\d")
+
+
+def scrub_numbers(text: str) -> str:
+    """Twilio's messages quote the number (21211: "The 'To' number +1304... is not valid");
+    details are stored and announced, so any phone-like run of digits is masked."""
+    return _NUMBER.sub("[number]", text)
+
+
 def _classified(exc: TwilioRestException, headers: dict[str, str]) -> Exception:
     status = int(exc.status)
     code = int(exc.code) if isinstance(exc.code, int) and exc.code != status else None
-    detail = str(exc.msg)[:160]
+    detail = scrub_numbers(str(exc.msg))[:160]
     log.warning("Twilio answered %s (code %s)", status, code)
     if status == 429 or code == RATE_LIMITED:
         return SendRetryable(code, status, detail, _retry_after(headers))

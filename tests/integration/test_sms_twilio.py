@@ -284,3 +284,11 @@ def test_two_senders_claiming_at_once_never_claim_the_same_text(
         thread.join(30)
     assert len(claimed) == len(set(claimed)), "a text claimed twice would be sent twice"
     assert len(claimed) == 4 or refused
+
+
+def test_numbers_quoted_by_twilio_never_reach_the_stored_reason() -> None:
+    from services.sms.twilio_sender import scrub_numbers
+
+    said = "The 'To' number +13045550142 is not a valid phone number. (304) 555-0142"
+    assert scrub_numbers(said) == "The 'To' number [number] is not a valid phone number. [number]"
+    assert scrub_numbers("code 21211, HTTP 400") == "code 21211, HTTP 400"
