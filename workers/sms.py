@@ -21,27 +21,17 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from schemas.cases import CaseEvent, CaseEventKind
+from schemas.cases import CaseEvent
 from schemas.codec import decode
 from services.bootstrap import Context
 from services.runtime.retry import with_backoff
 from services.sms import senders
 from services.sms.dispatch import Dispatcher
-from services.sms.texts import schedule_case_texts
+from services.sms.texts import TEXT_RELEVANT, schedule_case_texts
 from services.topics import FOLLOWUP_CASES
 from workers.app import raw_topic
 
 BATCH = 500
-# The case events that can change which texts a case gets (who, when, whether at all).
-TEXT_RELEVANT = {
-    CaseEventKind.OPENED,
-    CaseEventKind.LINKED,
-    CaseEventKind.UNLINKED,
-    CaseEventKind.PLANNED,
-    CaseEventKind.AT_RISK,  # the case lost its slot: no visit-day reminder
-    CaseEventKind.OUTCOME_RECORDED,
-    CaseEventKind.CLOSED,
-}
 RELAY_EVERY_S = 1.0
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.cases import CaseStatus, VisitResult
+from schemas.cases import CaseEventKind, CaseStatus, VisitResult
 from schemas.sms import ConsentSource, OutboundText, TextState
 from services.crypto.fields import FieldCipher
 from services.programs import Program, Programs
@@ -26,6 +26,18 @@ from services.store.tables import cases, events, sms_outbox, sms_texts
 from services.topics import SMS_OUTBOUND
 
 STALE_AFTER = timedelta(hours=24)  # a text this late is not sent at all
+# The case events that can change which texts a case gets (who, when, whether at all).
+TEXT_RELEVANT = frozenset(
+    {
+        CaseEventKind.OPENED,
+        CaseEventKind.LINKED,
+        CaseEventKind.UNLINKED,
+        CaseEventKind.PLANNED,
+        CaseEventKind.AT_RISK,  # the case lost its slot: no visit-day reminder
+        CaseEventKind.OUTCOME_RECORDED,
+        CaseEventKind.CLOSED,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--events, --rate and --seconds must be positive")
     res: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "config": {k: v for k, v in vars(args).items() if not isinstance(v, Path)},
         "machine": pipeline_machine_info(),
     }
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with `&`
