@@ -62,6 +62,7 @@ class CaseEventKind(StrEnum):
     OUTCOME_RECORDED = "outcome_recorded"
     MISSED = "missed"
     CLOSED = "closed"
+    ASSIGNED = "assigned"  # claimed, assigned or released: `detail` names the owner
 
 
 class EventRef(BaseModel):
@@ -129,3 +130,26 @@ class QueueItem(BaseModel):
     callback_requested: bool = False  # the client replied to a text: call them back
     phone_invalid: bool = False  # Twilio said the number cannot take texts
     events: list[EventRef]
+    version: int = 1  # the case's ETag: send it back in If-Match to change the case
+    owner: str | None = None  # the username of the one member who owns the case
+    assigned_team_id: str | None = None
+    assigned_shift_start: datetime | None = None
+
+
+class QueuePage(BaseModel):
+    """A page of the queue and how many cases match the filters in all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int
+    items: list[QueueItem]
+
+
+class ShiftPlan(BaseModel):
+    """The cases one team should visit on one shift, in visiting order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_id: str
+    shift_start: datetime
+    items: list[QueueItem]

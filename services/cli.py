@@ -279,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agency_commands(sub)
 
+    from services.cli_users import add_user_commands
+
+    add_user_commands(sub)
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("name", choices=["overdose-event"])
     schema.set_defaults(func=cmd_schema)

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     gateway_max_nemsis_bytes: int = Field(default=50 * MIB, ge=1024, description="NEMSIS XML")
     sms_rate_per_second: float = Field(default=1.0, gt=0, le=1000, description="per sender")
     sms_concurrency: int = Field(default=4, ge=1, le=64)
+    session_hours: float = Field(default=12.0, gt=0, le=168, description="a page sign-in")
+    token_days: float = Field(default=90.0, gt=0, le=3650, description="an API bearer token")
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure cookies; unset = on in production only"
+    )
+    live_poll_seconds: float = Field(default=1.0, gt=0, le=60, description="live page updates")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
@@ -121,6 +127,12 @@ class Settings(BaseSettings):
                     "set exactly one of QRT_TWILIO_FROM_NUMBER and QRT_TWILIO_MESSAGING_SERVICE_SID"
                 )
         return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment == "production"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -314,6 +314,7 @@ def _open_for_program(
             "patient_sealed": (
                 person_records.seal_patient(cipher, key, event.patient) if event.patient else None
             ),
+            "clinical_sealed": _sealed_clinical(cipher, key, event),
             "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
             "phone_token": _phone_token(cipher, event),
         }
@@ -474,6 +475,11 @@ def _write(
         )
     sms_consent.record(conn, out.consents)
     records.request_plan(conn, [program.id], now)
+
+
+def _sealed_clinical(cipher: FieldCipher, key: str, event: OverdoseEvent) -> str | None:
+    facts = person_records.clinical_of(event)
+    return person_records.seal_clinical(cipher, key, facts) if facts else None
 
 
 def _phone_token(cipher: FieldCipher, event: OverdoseEvent) -> str | None:

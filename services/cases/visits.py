@@ -50,6 +50,16 @@ class TimeOutOfRange(VisitRecordError):
         super().__init__(what)
 
 
+class VersionConflict(VisitRecordError):
+    """The case changed since the caller read it (If-Match did not match)."""
+
+    def __init__(self, case_id: str, current: int) -> None:
+        self.current = current
+        super().__init__(
+            f"case {case_id} changed since you read it (now version {current}); read it again"
+        )
+
+
 @dataclass(frozen=True)
 class AttemptRecorded:
     case_id: str
@@ -62,10 +72,15 @@ def _check_referral(result: VisitResult, referral: Referral | None) -> None:
         raise ReferralMismatch(result)
 
 
-def _open_case(conn: Connection, case_id: str) -> Row[Any]:
+def open_case_for_change(
+    conn: Connection, case_id: str, expected_version: int | None = None
+) -> Row[Any]:
+    """The case, locked, if it is open and (when a version is given) unchanged."""
     row = load_case(conn, case_id, lock=True)
     if row is None:
         raise CaseNotFound(case_id)
+    if expected_version is not None and row.version != expected_version:
+        raise VersionConflict(case_id, row.version)
     if row.status != CaseStatus.OPEN.value:
         raise CaseClosed(case_id, row.outcome)
     return row
@@ -81,12 +96,13 @@ def record_attempt(
     referral: Referral | None,
     actor: str,
     now: datetime,
+    expected_version: int | None = None,
 ) -> AttemptRecorded:
     _check_referral(result, referral)
     if at > now:
         raise TimeOutOfRange(f"attempt time {at.isoformat()} is in the future")
     with store.transaction() as conn:
-        row = _open_case(conn, case_id)
+        row = open_case_for_change(conn, case_id, expected_version)
         if at < row.occurred_at:
             raise TimeOutOfRange("attempt time is before the overdose it follows up")
         number = 1 + int(
@@ -132,10 +148,11 @@ def record_outcome(
     actor: str,
     now: datetime,
     tier_rules: OtherHistoryTiers,
+    expected_version: int | None = None,
 ) -> None:
     _check_referral(outcome, referral)
     with store.transaction() as conn:
-        row = _open_case(conn, case_id)
+        row = open_case_for_change(conn, case_id, expected_version)
         conn.execute(
             update(cases)
             .where(cases.c.id == case_id)

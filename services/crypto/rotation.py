@@ -32,12 +32,13 @@ class RotationReport:
     reindexed_persons: int = 0
 
 
-def _aad(table: Table, row: object) -> str:
+def _aad(table: Table, row: object, column: Column[str]) -> str:
     if table is persons:
         return f"persons.identity:{row.id}"  # type: ignore[attr-defined]
     if table is person_addresses:
         return f"person_addresses:{row.person_id}"  # type: ignore[attr-defined]
-    return f"events.patient:{row.source}|{row.agency_id}|{row.event_id}"  # type: ignore[attr-defined]
+    what = "clinical" if column.name == "clinical_sealed" else "patient"
+    return f"events.{what}:{row.source}|{row.agency_id}|{row.event_id}"  # type: ignore[attr-defined]
 
 
 def _reseal(store: Store, cipher: FieldCipher, table: Table, column: Column[str]) -> int:
@@ -56,7 +57,7 @@ def _reseal(store: Store, cipher: FieldCipher, table: Table, column: Column[str]
                 token = getattr(row, column.name)
                 if FieldCipher.key_id_of(token) == cipher.keyring.primary:
                     continue
-                aad = _aad(table, row)
+                aad = _aad(table, row, column)
                 conn.execute(
                     update(table)
                     .where(key == row.id)
@@ -74,6 +75,7 @@ def rotate(
         (persons, persons.c.identity_sealed),
         (person_addresses, person_addresses.c.address_sealed),
         (events, events.c.patient_sealed),
+        (events, events.c.clinical_sealed),
     ):
         n = _reseal(store, cipher, table, column)
         say(f"{table.name}: {n} value(s) re-sealed under key {cipher.keyring.primary}")

@@ -1,6 +1,7 @@
 """`qrt up`: the whole stack on one machine, in the foreground, until Ctrl-C/SIGTERM.
 
-Order: migrate the store, start (or find) the broker, create topics, start the
+Order: migrate the store (in development, make the first admin and print its
+sign-in once), start (or find) the broker, create topics, start the
 workers and the API as child processes, wait until each is ready, print the API
 URL. A child that dies is restarted (with a pause); stopping ends the children
 first, then the embedded broker.
@@ -19,14 +20,17 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from services.accounts.first_admin import ensure_first_admin
 from services.runtime.children import die_with_parent
 from services.runtime.embedded_broker import EmbeddedBroker, free_port
 from services.runtime.run_files import forget_run_files, ready_file, record_broker
 from services.settings import Settings
 from services.store.database import make_engine, migrate
+from services.store.repository import Store
 from services.topics import ensure_topics
 
 READY_TIMEOUT_S = 90.0
@@ -168,6 +172,13 @@ class Stack:
         self.say(f"data directory {data.resolve()} (logs in {logs.resolve()})")
         engine = make_engine(self.settings.sqlalchemy_url)
         migrate(engine)
+        if self.settings.environment == "development":
+            login = ensure_first_admin(Store(engine), datetime.now(UTC))
+            if login:
+                self.say(
+                    f"first sign-in (shown once): user {login[0]!r}, password {login[1]!r} "
+                    f"at {self.api_url}/login"
+                )
         engine.dispose()
         servers = self.settings.kafka_bootstrap_servers
         if not servers:

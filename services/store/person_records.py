@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.overdose_event import Address, Patient
+from schemas.case_views import ClinicalFacts
+from schemas.overdose_event import Address, OverdoseEvent, Patient
 from services.crypto.fields import FieldCipher
 from services.store.tables import person_addresses, person_index, persons
 
@@ -38,6 +39,26 @@ def open_identity(cipher: FieldCipher, person_id: str, sealed: str) -> dict[str,
 
 def seal_patient(cipher: FieldCipher, event_key: str, patient: Patient) -> str:
     return cipher.seal(patient.model_dump_json(exclude_none=True), f"events.patient:{event_key}")
+
+
+def seal_clinical(cipher: FieldCipher, event_key: str, clinical: ClinicalFacts) -> str:
+    return cipher.seal(clinical.model_dump_json(exclude_none=True), f"events.clinical:{event_key}")
+
+
+def open_clinical(cipher: FieldCipher, event_key: str, sealed: str) -> ClinicalFacts:
+    return ClinicalFacts.model_validate_json(cipher.open(sealed, f"events.clinical:{event_key}"))
+
+
+def clinical_of(event: OverdoseEvent) -> ClinicalFacts | None:
+    """What the event says of the overdose itself; None when it says nothing."""
+    facts = ClinicalFacts(
+        suspected_substances=list(event.suspected_substances),
+        disposition=event.disposition,
+        naloxone_administered=event.naloxone.administered,
+        naloxone_doses=event.naloxone.doses,
+    )
+    empty = ClinicalFacts(naloxone_administered=False)
+    return None if facts == empty else facts
 
 
 def open_patient(cipher: FieldCipher, event_key: str, sealed: str) -> Patient:

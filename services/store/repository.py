@@ -12,8 +12,8 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, and_, func, select, tuple_, update
 
-from schemas.cases import CaseEvent, CaseStatus, QueueItem, Tier
-from services.store.tables import attempts, case_events, cases, events
+from schemas.cases import CaseEvent, QueueItem
+from services.store.tables import case_events, cases, events
 
 EventKey = tuple[str, str, str, str]  # (kind, source, agency_id, value)
 
@@ -95,42 +95,10 @@ class Store:
 
     def queue(self, program_id: str, limit: int = 500) -> list[QueueItem]:
         """Open cases in QRT priority order: tier, earliest due, earliest occurrence."""
-        from services.store.case_records import event_refs, planned_of
+        from services.store.queue_reads import QueueFilters, queue_page
 
-        tried = (
-            select(attempts.c.case_id, func.count().label("n"))
-            .group_by(attempts.c.case_id)
-            .subquery()
-        )
         with self.engine.connect() as conn:
-            case_rows = conn.execute(
-                select(cases, tried.c.n)
-                .outerjoin(tried, tried.c.case_id == cases.c.id)
-                .where(and_(cases.c.program_id == program_id, cases.c.status == CaseStatus.OPEN))
-                .order_by(cases.c.tier_rank, cases.c.window_due_at, cases.c.occurred_at, cases.c.id)
-                .limit(limit)
-            ).all()
-            refs = event_refs(conn, [r.id for r in case_rows])
-        return [
-            QueueItem(
-                case_id=r.id,
-                program_id=r.program_id,
-                tier=Tier(r.tier),
-                status=CaseStatus(r.status),
-                occurred_at=r.occurred_at,
-                window_opens_at=r.window_opens_at,
-                window_due_at=r.window_due_at,
-                person_id=r.person_id,
-                planned=planned_of(r),
-                at_risk_reason=r.at_risk_reason,
-                missed=r.missed_at is not None,
-                attempts=r.n or 0,
-                callback_requested=r.callback_requested_at is not None,
-                phone_invalid=r.phone_invalid_at is not None,
-                events=refs.get(r.id, []),
-            )
-            for r in case_rows
-        ]
+            return queue_page(conn, program_id, QueueFilters(), limit=limit).items
 
     def count_cases(self, program_id: str | None = None) -> int:
         query = select(func.count()).select_from(cases)

@@ -86,6 +86,11 @@ cases = Table(
     Column("planned_visit_until", UTCDateTime, nullable=True),
     Column("callback_requested_at", UTCDateTime, nullable=True),
     Column("phone_invalid_at", UTCDateTime, nullable=True),
+    # one owner per case (claim / assign); the coordinator's team and shift, if set
+    Column("owner_user_id", String(36), nullable=True),
+    Column("owned_at", UTCDateTime, nullable=True),
+    Column("assigned_team_id", String(64), nullable=True),
+    Column("assigned_shift_start", UTCDateTime, nullable=True),
     Index("ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at"),
 )
 
@@ -186,6 +191,7 @@ audit_log = Table(
     Column("subject_type", String(24), nullable=False),
     Column("subject_id", String(64), nullable=False),
     Column("detail", Text, nullable=False),
+    Index("ix_audit_log_subject", "subject_type", "subject_id"),
 )
 
 events = Table(
@@ -210,6 +216,8 @@ events = Table(
     Column("patient_sealed", Text, nullable=True),
     Column("scene_tokens", String(200), nullable=True),
     Column("phone_token", String(64), nullable=True),  # blind index of the patient's phone
+    # substances, disposition, naloxone: sealed; never shown to law-enforcement members
+    Column("clinical_sealed", Text, nullable=True),
     Column("match_decision", String(16), nullable=True),
     UniqueConstraint("source", "agency_id", "event_id", name="uq_events_publisher_event_id"),
     UniqueConstraint("source", "agency_id", "incident_number", name="uq_events_incident"),
@@ -325,4 +333,47 @@ agency_keys = Table(
     Column("label", String(100), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+
+# --- accounts of the work-queue API and pages (services/accounts) -------------------
+# Passwords as argon2 hashes; bearer tokens and session cookies as SHA-256 only.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id"), primary_key=True),
+    Column("program_id", String(64), primary_key=True),  # "*": every program (admin)
+    Column("role", String(32), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("label", String(100), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )

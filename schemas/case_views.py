@@ -1,0 +1,141 @@
+"""What the work-queue API shows and takes about one case (`/api/v1/cases/...`).
+
+Views are cut by role: `person` is left out for roles that may not see
+identities, `clinical` and referrals for roles that may not see clinical facts
+(law-enforcement members: 42 CFR Part 2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.cases import CaseStatus, EventRef, PlannedVisit, Referral, Tier, VisitResult
+
+
+class ClinicalFacts(BaseModel):
+    """The overdose as one report saw it; sealed at rest (`events.clinical_sealed`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    suspected_substances: list[str] = Field(default_factory=list)
+    disposition: str | None = None
+    naloxone_administered: bool = False
+    naloxone_doses: int | None = None
+
+
+class AddressView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    source: str
+    observed_at: datetime
+
+
+class PersonView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    person_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    dob: date | None = None
+    phone: str | None = None
+    language: str | None = None
+    addresses: list[AddressView] = Field(default_factory=list)
+
+
+class ReportView(BaseModel):
+    """One event of the case; `clinical` only for roles that may see it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: EventRef
+    clinical: ClinicalFacts | None = None
+
+
+class AttemptView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    attempt_no: int
+    at: datetime
+    team_id: str | None
+    result: str  # a VisitResult; law-enforcement members see "contacted" for contacted_*
+    referral: Referral | None = None
+    recorded_by: str
+
+
+class CaseDetail(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    program_id: str
+    version: int
+    status: CaseStatus
+    tier: Tier
+    occurred_at: datetime
+    window_opens_at: datetime
+    window_due_at: datetime
+    planned: PlannedVisit | None = None
+    at_risk_reason: str | None = None
+    missed: bool = False
+    callback_requested: bool = False
+    phone_invalid: bool = False
+    owner: str | None = None
+    assigned_team_id: str | None = None
+    assigned_shift_start: datetime | None = None
+    outcome: str | None = None
+    referral: Referral | None = None
+    person: PersonView | None = None
+    reports: list[ReportView]
+    attempts: list[AttemptView]
+
+
+class OwnerChange(BaseModel):
+    """Claim (no username: yourself) or assign (a coordinator names the owner)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = None
+    team_id: Annotated[str, Field(max_length=64)] | None = None
+    shift_start: datetime | None = None
+
+
+class AttemptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    result: VisitResult
+    at: datetime | None = Field(default=None, description="when; default now (with an offset)")
+    team_id: Annotated[str, Field(max_length=64)] | None = None
+    referral: Referral | None = None
+    close: bool = Field(default=False, description="also close the case with this result")
+
+
+class OutcomeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: VisitResult
+    referral: Referral | None = None
+
+
+class ReviewView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    case_id: str | None
+    person_id: str | None
+    candidate_person_id: str
+    score: float
+    evidence: str
+    created_at: datetime
+    person: PersonView | None = None
+    candidate: PersonView | None = None
+
+
+class ReviewDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Annotated[str, Field(pattern="^(link|keep_apart)$")]

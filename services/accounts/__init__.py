@@ -1,0 +1,1 @@
+"""Accounts, roles and credentials of the work-queue API and pages."""

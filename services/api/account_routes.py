@@ -1,0 +1,51 @@
+"""Signing in over the API: a bearer token for a username and password; who am I."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+
+from schemas.accounts import Membership, TokenIssued, UserRead
+from services.accounts.credentials import issue_token
+from services.accounts.users import authenticate
+from services.api.auth import ApiCaller, context_of
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post(
+    "/tokens",
+    response_model=TokenIssued,
+    status_code=201,
+    summary="A bearer token for a username and password (OAuth2 password form)",
+    responses={401: {"description": "wrong username or password"}},
+)
+def post_token(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    label: Annotated[str | None, Form(max_length=100)] = None,
+) -> TokenIssued:
+    ctx = context_of(request)
+    now = ctx.clock()
+    principal = authenticate(ctx.store, username, password, now=now)
+    if principal is None:
+        raise HTTPException(
+            status_code=401,
+            detail="wrong username or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    lifetime = timedelta(days=ctx.settings.token_days)
+    return issue_token(ctx.store, principal, label=label, lifetime=lifetime, now=now)
+
+
+@router.get("/me", response_model=UserRead, summary="Who the token or session belongs to")
+def get_me(caller: ApiCaller) -> UserRead:
+    who = caller.principal
+    return UserRead(
+        id=who.user_id,
+        username=who.username,
+        memberships=[Membership(program_id=p, role=r) for p, r in sorted(who.roles.items())],
+    )

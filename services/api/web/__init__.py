@@ -1,0 +1,1 @@
+"""The scheduler's pages: server-rendered, every asset served from here (works offline)."""

@@ -1,0 +1,56 @@
+// The scheduler's pages: countdowns to due times, live queue updates (server-sent
+// events), the print link. No framework, nothing loaded from elsewhere.
+"use strict";
+
+function countdownText(due) {
+  const seconds = Math.floor((due - Date.now()) / 1000);
+  if (seconds <= 0) return "overdue";
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  return hours + " h " + String(minutes).padStart(2, "0") + " min";
+}
+
+function tickCountdowns() {
+  for (const cell of document.querySelectorAll(".countdown[data-due]")) {
+    const due = Date.parse(cell.dataset.due);
+    if (!Number.isNaN(due)) {
+      cell.textContent = countdownText(due);
+      cell.classList.toggle("overdue", due <= Date.now());
+    }
+  }
+}
+
+function liveQueue(table) {
+  const status = document.getElementById("live-status");
+  const rows = document.getElementById("queue-rows");
+  const total = document.getElementById("total");
+  let pending = null;
+
+  async function refresh() {
+    pending = null;
+    const answer = await fetch(table.dataset.rowsUrl, { credentials: "same-origin" });
+    if (!answer.ok) return;
+    rows.innerHTML = await answer.text();  // server-rendered, escaped by the server
+    total.textContent = answer.headers.get("X-Total-Count") || total.textContent;
+    tickCountdowns();
+    table.dataset.refreshed = String(Date.now());
+  }
+
+  const source = new EventSource(table.dataset.liveUrl, { withCredentials: true });
+  source.addEventListener("hello", () => { status.textContent = "live"; });
+  source.addEventListener("case", () => {
+    if (pending === null) pending = setTimeout(refresh, 250);
+  });
+  source.onerror = () => { status.textContent = "reconnecting…"; };
+  source.onopen = () => { status.textContent = "live"; };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  tickCountdowns();
+  setInterval(tickCountdowns, 30000);
+  const table = document.getElementById("queue");
+  if (table) liveQueue(table);
+  for (const link of document.querySelectorAll("[data-print]")) {
+    link.addEventListener("click", (event) => { event.preventDefault(); window.print(); });
+  }
+});

@@ -1,0 +1,280 @@
+"""The work queue's reads: filters, pages, and one case as a role may see it.
+
+Queue rows carry no personal data (ids, tiers, times, owner). A case's detail
+opens sealed data only for a role that may see it, and every such read is
+written to the audit log in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, or_, select
+
+from schemas.case_views import (
+    AddressView,
+    AttemptView,
+    CaseDetail,
+    ClinicalFacts,
+    PersonView,
+    ReportView,
+)
+from schemas.cases import (
+    CaseStatus,
+    EventRef,
+    QueueItem,
+    QueuePage,
+    Referral,
+    ShiftPlan,
+    Tier,
+)
+from services.accounts.roles import Capability, Principal
+from services.accounts.users import usernames
+from services.crypto.fields import FieldCipher
+from services.store import person_records
+from services.store.case_records import audit, event_refs, planned_of
+from services.store.tables import UTCDateTime, attempts, cases, events, persons
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    tiers: tuple[Tier, ...] = ()
+    status: CaseStatus | None = CaseStatus.OPEN
+    team_id: str | None = None  # planned for, or assigned to, this team
+    at_risk: bool | None = None
+    missed: bool | None = None
+    callback_requested: bool | None = None
+    owner_id: str | None = None  # a user id; "" means: nobody owns it
+
+
+def _filtered(query: Select[Any], program_id: str, f: QueueFilters) -> Select[Any]:
+    conds = [cases.c.program_id == program_id]
+    if f.status is not None:
+        conds.append(cases.c.status == f.status.value)
+    if f.tiers:
+        conds.append(cases.c.tier.in_([t.value for t in f.tiers]))
+    if f.team_id is not None:
+        conds.append(
+            or_(cases.c.planned_team_id == f.team_id, cases.c.assigned_team_id == f.team_id)
+        )
+    if f.at_risk is not None:
+        at_risk = cases.c.at_risk_reason.is_not(None)
+        conds.append(at_risk if f.at_risk else cases.c.at_risk_reason.is_(None))
+    if f.missed is not None:
+        conds.append(cases.c.missed_at.is_not(None) if f.missed else cases.c.missed_at.is_(None))
+    if f.callback_requested is not None:
+        flag = cases.c.callback_requested_at
+        conds.append(flag.is_not(None) if f.callback_requested else flag.is_(None))
+    if f.owner_id is not None:
+        owner = cases.c.owner_user_id
+        conds.append(owner.is_(None) if f.owner_id == "" else owner == f.owner_id)
+    return query.where(and_(*conds))
+
+
+def queue_page(
+    conn: Connection, program_id: str, filters: QueueFilters, *, limit: int, offset: int = 0
+) -> QueuePage:
+    """Cases in QRT priority order (tier, earliest due, earliest occurrence)."""
+    total = conn.execute(
+        _filtered(select(func.count()).select_from(cases), program_id, filters)
+    ).scalar_one()
+    page = (
+        _filtered(select(cases), program_id, filters)
+        .order_by(cases.c.tier_rank, cases.c.window_due_at, cases.c.occurred_at, cases.c.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    tried = (
+        select(attempts.c.case_id, func.count().label("n"))
+        .where(attempts.c.case_id.in_(select(page.c.id)))
+        .group_by(attempts.c.case_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(page, tried.c.n)
+        .outerjoin(tried, tried.c.case_id == page.c.id)
+        .order_by(page.c.tier_rank, page.c.window_due_at, page.c.occurred_at, page.c.id)
+    ).all()
+    ids = [r.id for r in rows]
+    refs = event_refs(conn, ids)
+    owners = usernames(conn, [r.owner_user_id for r in rows])
+    return QueuePage(total=total, items=[_item(r, refs.get(r.id, []), owners) for r in rows])
+
+
+def _item(r: Any, refs: list[EventRef], owners: dict[str, str]) -> QueueItem:
+    return QueueItem(
+        case_id=r.id,
+        program_id=r.program_id,
+        tier=Tier(r.tier),
+        status=CaseStatus(r.status),
+        occurred_at=r.occurred_at,
+        window_opens_at=r.window_opens_at,
+        window_due_at=r.window_due_at,
+        person_id=r.person_id,
+        planned=planned_of(r),
+        at_risk_reason=r.at_risk_reason,
+        missed=r.missed_at is not None,
+        attempts=r.n or 0,
+        callback_requested=r.callback_requested_at is not None,
+        phone_invalid=r.phone_invalid_at is not None,
+        events=refs,
+        version=r.version,
+        owner=owners.get(r.owner_user_id) if r.owner_user_id else None,
+        assigned_team_id=r.assigned_team_id,
+        assigned_shift_start=r.assigned_shift_start,
+    )
+
+
+def shift_plans(
+    conn: Connection, program_id: str, *, team_id: str | None, start: datetime, end: datetime
+) -> list[ShiftPlan]:
+    """Open cases planned (or assigned) for shifts starting in [start, end), by shift."""
+    team = func.coalesce(cases.c.assigned_team_id, cases.c.planned_team_id)
+    shift = func.coalesce(cases.c.assigned_shift_start, cases.c.planned_shift_start)
+    conds = [
+        cases.c.program_id == program_id,
+        cases.c.status == CaseStatus.OPEN.value,
+        team.is_not(None),
+        shift >= start,
+        shift < end,
+    ]
+    if team_id is not None:
+        conds.append(team == team_id)
+    tried = (
+        select(attempts.c.case_id, func.count().label("n")).group_by(attempts.c.case_id).subquery()
+    )
+    rows = conn.execute(
+        select(cases, tried.c.n, team.label("plan_team"), shift.label("plan_shift"))
+        .outerjoin(tried, tried.c.case_id == cases.c.id)
+        .where(and_(*conds))
+        .order_by(team, shift, cases.c.tier_rank, cases.c.planned_visit_from, cases.c.id)
+    ).all()
+    refs = event_refs(conn, [r.id for r in rows])
+    owners = usernames(conn, [r.owner_user_id for r in rows])
+    plans: dict[tuple[str, datetime], list[QueueItem]] = {}
+    for r in rows:
+        shift_at = UTCDateTime().process_result_value(r.plan_shift, conn.dialect)
+        assert shift_at is not None
+        plans.setdefault((r.plan_team, shift_at), []).append(_item(r, refs.get(r.id, []), owners))
+    return [ShiftPlan(team_id=t, shift_start=s, items=items) for (t, s), items in plans.items()]
+
+
+def program_of_case(conn: Connection, case_id: str) -> str | None:
+    row = conn.execute(select(cases.c.program_id).where(cases.c.id == case_id)).first()
+    return None if row is None else str(row.program_id)
+
+
+def person_view(conn: Connection, cipher: FieldCipher, person_id: str) -> PersonView | None:
+    row = conn.execute(select(persons).where(persons.c.id == person_id)).first()
+    if row is None:
+        return None
+    identity = person_records.open_identity(cipher, person_id, row.identity_sealed)
+    addresses = [
+        AddressView(
+            address=a.address, city=a.city, state=a.state, zip=a.zip, source=src, observed_at=at
+        )
+        for a, src, at in person_records.addresses_of(conn, cipher, person_id)
+    ]
+    return PersonView(
+        person_id=person_id,
+        first_name=identity.get("first_name"),
+        last_name=identity.get("last_name"),
+        dob=identity.get("dob"),
+        phone=identity.get("phone"),
+        language=identity.get("language"),
+        addresses=addresses,
+    )
+
+
+def _reports(
+    conn: Connection, cipher: FieldCipher, case_id: str, clinical: bool
+) -> list[ReportView]:
+    rows = conn.execute(
+        select(events)
+        .where(events.c.case_id == case_id)
+        .order_by(events.c.occurred_at, events.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        facts: ClinicalFacts | None = None
+        if clinical and r.clinical_sealed:
+            key = f"{r.source}|{r.agency_id}|{r.event_id}"
+            facts = person_records.open_clinical(cipher, key, r.clinical_sealed)
+        ref = EventRef(
+            source=r.source,
+            agency_id=r.agency_id,
+            event_id=r.event_id,
+            incident_number=r.incident_number,
+            occurred_at=r.occurred_at,
+        )
+        out.append(ReportView(ref=ref, clinical=facts))
+    return out
+
+
+def _attempts(conn: Connection, case_id: str, clinical: bool) -> list[AttemptView]:
+    rows = conn.execute(
+        select(attempts).where(attempts.c.case_id == case_id).order_by(attempts.c.attempt_no)
+    ).all()
+    return [
+        AttemptView(
+            attempt_no=r.attempt_no,
+            at=r.at,
+            team_id=r.team_id,
+            result=r.result if clinical else redacted_result(r.result),
+            referral=Referral(r.referral) if clinical and r.referral else None,
+            recorded_by=r.recorded_by,
+        )
+        for r in rows
+    ]
+
+
+def redacted_result(result: str | None) -> str | None:
+    """What a role without clinical sight sees of a result: whether contact was made."""
+    if result is None:
+        return None
+    return "contacted" if result.startswith("contacted_") else result
+
+
+def case_detail(
+    conn: Connection, cipher: FieldCipher, case_id: str, who: Principal, now: datetime
+) -> CaseDetail | None:
+    """One case as `who` may see it; None if it is not in one of their programs.
+
+    Call inside a transaction: the read is audited with it."""
+    row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+    if row is None or not who.can(row.program_id, Capability.VIEW_QUEUE):
+        return None
+    clinical = who.can(row.program_id, Capability.VIEW_CLINICAL)
+    sees_person = who.can(row.program_id, Capability.VIEW_PERSON)
+    person = person_view(conn, cipher, row.person_id) if sees_person and row.person_id else None
+    owners = usernames(conn, [row.owner_user_id])
+    detail = CaseDetail(
+        case_id=row.id,
+        program_id=row.program_id,
+        version=row.version,
+        status=CaseStatus(row.status),
+        tier=Tier(row.tier),
+        occurred_at=row.occurred_at,
+        window_opens_at=row.window_opens_at,
+        window_due_at=row.window_due_at,
+        planned=planned_of(row),
+        at_risk_reason=row.at_risk_reason,
+        missed=row.missed_at is not None,
+        callback_requested=row.callback_requested_at is not None,
+        phone_invalid=row.phone_invalid_at is not None,
+        owner=owners.get(row.owner_user_id) if row.owner_user_id else None,
+        assigned_team_id=row.assigned_team_id,
+        assigned_shift_start=row.assigned_shift_start,
+        outcome=row.outcome if clinical else redacted_result(row.outcome),
+        referral=Referral(row.referral) if clinical and row.referral else None,
+        person=person,
+        reports=_reports(conn, cipher, case_id, clinical),
+        attempts=_attempts(conn, case_id, clinical),
+    )
+    audit(
+        conn, now, who.actor, "case_read", "case", case_id,
+        {"person": person is not None, "clinical": clinical},
+    )  # fmt: skip
+    return detail
