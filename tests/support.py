@@ -121,3 +121,24 @@ def read_topic(servers: str, topic: str, expect: int, timeout_s: float = 30) -> 
         )
     finally:
         consumer.close()
+
+
+def cli_bearer(
+    data_dir: Path, username: str = "tester", program: str = "example"
+) -> dict[str, str]:
+    """A coordinator made with `qrt user create` and a token from `qrt user token`, for a
+    stack running on `data_dir`: the Authorization header."""
+    env = dict(os.environ, QRT_DATA_DIR=str(data_dir))
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    env.pop("DATABASE_URL", None)
+    qrt = [sys.executable, "-m", "services.cli", "user"]
+    made = subprocess.run(
+        [*qrt, "create", username, "--role", "coordinator", "--program", program],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    token = subprocess.run(
+        [*qrt, "token", username], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert token.returncode == 0, token.stderr
+    return {"Authorization": f"Bearer {token.stdout.strip().splitlines()[-1]}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,6 +15,8 @@ from services.accounts.roles import Principal
 from services.store.case_records import audit
 from services.store.repository import Store
 from services.store.tables import user_roles, users
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
 
 class AccountError(ValueError):
@@ -43,6 +46,10 @@ def create_user(
     actor: str,
     now: datetime,
 ) -> UserRead:
+    if not USERNAME.fullmatch(username):
+        raise AccountError(
+            "a username is 2-64 characters: lowercase letters, digits, '.', '_' or '-'"
+        )
     if not memberships:
         raise AccountError("a user needs a role in at least one program")
     for m in memberships:

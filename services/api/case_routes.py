@@ -95,7 +95,7 @@ def get_queue(
     owner: Annotated[
         str | None, Query(max_length=64, description='"me", "none" or a username')
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> QueuePage:
     ctx = context_of(request)

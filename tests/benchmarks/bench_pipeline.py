@@ -38,6 +38,7 @@ from services.store.repository import Store
 from services.store.tables import events as events_table
 from services.topics import SOURCE_TOPICS
 from tests.benchmarks.common import machine_info, percentile
+from tests.support import cli_bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -248,11 +249,14 @@ def phase_latency(
     lock, stop = threading.Lock(), threading.Event()
     url = f"{stack.api}/api/v1/programs/example/queue"
 
+    auth = cli_bearer(stack.dir, "bench")
+
     def poll() -> None:
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=30, headers=auth) as client:
             while not stop.is_set():
                 started = time.monotonic()
-                items = client.get(url, params={"limit": 5000}).raise_for_status().json()
+                page = client.get(url, params={"limit": 5000}).raise_for_status().json()
+                items = page["items"]
                 now = time.monotonic()
                 poll_ms.append((now - started) * 1000)
                 refs = [ref["event_id"] for item in items for ref in item["events"]]

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from kafka import KafkaAdminClient
 
 from schemas.codec import decode
 from schemas.intake import RejectedEvent, RejectReason
-from tests.support import ROOT, read_topic, wait_for
+from tests.support import ROOT, cli_bearer, read_topic, wait_for
 
 EXAMPLE = ROOT / "docs" / "examples" / "first-events.jsonl"
 
@@ -41,9 +42,12 @@ def committed(servers: str, group: str) -> int:
 
 
 class Stack:
-    def __init__(self, proc: subprocess.Popen[str], data_dir: Path, api: str) -> None:
-        self.proc, self.data_dir, self.api = proc, data_dir, api
+    def __init__(
+        self, proc: subprocess.Popen[str], data_dir: Path, api: str, said: list[str]
+    ) -> None:
+        self.proc, self.data_dir, self.api, self.said = proc, data_dir, api, said
         self.broker = (data_dir / "run" / "broker").read_text().strip()
+        self.auth: dict[str, str] = {}
 
     def qrt(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, QRT_DATA_DIR=str(self.data_dir))
@@ -54,8 +58,13 @@ class Stack:
         )  # fmt: skip
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.api + path, timeout=5) as response:  # noqa: S310
+        request = urllib.request.Request(self.api + path, headers=self.auth)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             return json.load(response)
+
+    def queue(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.get("/api/v1/programs/example/queue")["items"]
+        return items
 
 
 @pytest.fixture
@@ -80,7 +89,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         found = re.search(r"API: (http://\S+)", line)
         api = found.group(1) if found else None
     assert api, "qrt up never said it was ready:\n" + "".join(lines)
-    running = Stack(proc, tmp_path, api)
+    running = Stack(proc, tmp_path, api, lines)
+    running.auth = cli_bearer(tmp_path)
     yield running
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -95,7 +105,7 @@ def test_publish_gives_two_cases_within_5_s_and_one_rejection(stack: Stack) -> N
     assert "line 4: warning" in published.stderr
 
     queue = wait_for(
-        lambda: len(got := stack.get("/api/v1/programs/example/queue")) >= 2 and got,
+        lambda: len(got := stack.queue()) >= 2 and got,
         5 - (time.monotonic() - started),
         "2 cases in the queue API",
     )
@@ -116,7 +126,7 @@ def test_publish_gives_two_cases_within_5_s_and_one_rejection(stack: Stack) -> N
     # past all of them: it yielded nothing new.
     assert len(read_topic(stack.broker, "followup.intake.v1", 3)) == 3
     wait_for(lambda: committed(stack.broker, "qrt-cases") == 3, 15, "case worker commits")
-    assert len(stack.get("/api/v1/programs/example/queue")) == 2
+    assert len(stack.queue()) == 2
 
     cli_queue = stack.qrt("queue", "--program", "example", "--json")
     assert cli_queue.returncode == 0, cli_queue.stderr
@@ -174,9 +184,7 @@ def test_double_report_one_case_and_history_sets_the_next_tier(
     )  # fmt: skip
     assert stack.qrt("publish", str(lines)).returncode == 0
     queue = wait_for(
-        lambda: (
-            (q := stack.get("/api/v1/programs/example/queue")) and len(q[0]["events"]) == 2 and q
-        ),
+        lambda: (q := stack.queue()) and len(q[0]["events"]) == 2 and q,
         20,
         "one case with both reports",
     )
@@ -189,9 +197,19 @@ def test_double_report_one_case_and_history_sets_the_next_tier(
     assert closed.returncode == 0, closed.stderr
     again = stack.qrt("case", "outcome", case_id, "--outcome", "not_located")
     assert again.returncode == 1 and "is closed" in again.stderr
-    wait_for(lambda: stack.get("/api/v1/programs/example/queue") == [], 10, "an empty queue")
+    wait_for(lambda: stack.queue() == [], 10, "an empty queue")
 
     lines.write_text(_event("e-2", "ems", "EX-EMS-02", 5, patient=person) + "\n")
     assert stack.qrt("publish", str(lines)).returncode == 0
-    (nxt,) = wait_for(lambda: stack.get("/api/v1/programs/example/queue"), 20, "the next case")
+    (nxt,) = wait_for(lambda: stack.queue(), 20, "the next case")
     assert nxt["tier"] == "unlocated" and nxt["case_id"] != case_id
+
+
+def test_first_start_prints_a_one_time_admin_sign_in(stack: Stack) -> None:
+    found = [re.search(r"user '(\w+)', password '([^']+)'", line) for line in stack.said]
+    (login,) = [m for m in found if m]
+    form = urllib.parse.urlencode({"username": login[1], "password": login[2]}).encode()
+    with urllib.request.urlopen(stack.api + "/api/v1/tokens", form, timeout=10) as answer:  # noqa: S310
+        assert answer.status == 201 and json.load(answer)["access_token"].startswith("qrt_")
+    second = [line for line in stack.said if "first sign-in" in line]
+    assert len(second) == 1  # said once; the password is kept only as its argon2 hash
