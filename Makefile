@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	bash deploy/ensure-postgres.sh
+	bash deploy/ensure-chromium.sh
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

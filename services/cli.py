@@ -57,6 +57,8 @@ def cmd_api(args: argparse.Namespace) -> int:
         host=args.host or settings.api_host,
         port=args.port if args.port is not None else settings.api_port,
         log_level=settings.log_level.lower(),
+        # live pages hold a stream open; browsers reconnect (Last-Event-ID) after a restart
+        timeout_graceful_shutdown=3,
     )
     return 0
 

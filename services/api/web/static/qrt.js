@@ -28,8 +28,18 @@ function liveQueue(table) {
 
   async function refresh() {
     pending = null;
-    const answer = await fetch(table.dataset.rowsUrl, { credentials: "same-origin" });
-    if (!answer.ok) return;
+    let answer;
+    try {
+      answer = await fetch(table.dataset.rowsUrl, { credentials: "same-origin" });
+    } catch (error) {
+      answer = null;
+    }
+    if (answer === null || !answer.ok) {
+      status.textContent = "reconnecting…";
+      pending = setTimeout(refresh, 3000);  // try again; the rows are read whole each time
+      return;
+    }
+    status.textContent = "live";
     rows.innerHTML = await answer.text();  // server-rendered, escaped by the server
     total.textContent = answer.headers.get("X-Total-Count") || total.textContent;
     tickCountdowns();
