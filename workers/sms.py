@@ -1,10 +1,12 @@
 """SMS worker (`qrt worker sms`): followup.cases.v1 -> texts queued -> sent.
 
-Policy: each case event re-derives that case's texts (`schedule_case_texts`,
+Policy: each batch of case events (up to BATCH) re-derives the texts of every
+case it names, once per case, in one transaction (`schedule_cases_texts`,
 idempotent by the texts' keys), so a redelivered event queues nothing twice.
 A case event that does not decode is logged and skipped: it carries no text of
 its own, and the case's next event derives the same texts. A store fault is
-retried with backoff, unacknowledged. Sending runs beside it
+retried with backoff, unacknowledged: the transaction rolled back whole, the
+retry re-derives the whole batch. Sending runs beside it
 (services/sms/dispatch.py): texts left `sending` by a crash are reconciled
 before anything new is sent. SMS records leave through the store's outbox
 (`sms.outbound.v1`, `sms.events.v1`), published acks=all, then marked.
@@ -27,7 +29,7 @@ from services.bootstrap import Context
 from services.runtime.retry import with_backoff
 from services.sms import senders
 from services.sms.dispatch import Dispatcher
-from services.sms.texts import TEXT_RELEVANT, schedule_case_texts
+from services.sms.texts import TEXT_RELEVANT, schedule_cases_texts
 from services.topics import FOLLOWUP_CASES
 from workers.app import raw_topic
 
@@ -115,16 +117,17 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
                     continue
                 if case_event.kind in TEXT_RELEVANT:
                     case_ids.append(case_event.case_id)
-            for case_id in dict.fromkeys(case_ids):
-                await with_backoff(
-                    functools.partial(
-                        asyncio.to_thread,
-                        schedule_case_texts,
-                        store,
-                        cipher,
-                        ctx.programs,
-                        case_id,
-                        ctx.clock(),
-                    ),
-                    what="queueing a case's texts",
-                )
+            if not case_ids:
+                continue
+            await with_backoff(
+                functools.partial(
+                    asyncio.to_thread,
+                    schedule_cases_texts,
+                    store,
+                    cipher,
+                    ctx.programs,
+                    list(dict.fromkeys(case_ids)),
+                    ctx.clock(),
+                ),
+                what="queueing the texts of a batch of cases",
+            )

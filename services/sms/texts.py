@@ -1,10 +1,16 @@
 """Which texts a case's client gets: queue them, keep them in step with the case,
 cancel them when consent goes or contact ends. Every text is a row with an
 idempotency key (case id + what it is) before anything is sent, so re-running
-this for the same case (a redelivered case event) queues nothing twice."""
+this for the same case (a redelivered case event) queues nothing twice.
+
+The SMS worker schedules a whole batch of cases at once (`schedule_cases_texts`):
+one transaction, reads set-based (services/sms/text_reads.py), the decisions made
+in memory (`TextChanges`), writes in bulk. The rows themselves are built in
+services/sms/text_plans.py."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,12 +23,13 @@ from schemas.sms import ConsentSource, OutboundText, TextState
 from services.crypto.fields import FieldCipher
 from services.programs import Program, Programs
 from services.sms import consent
-from services.sms.cadence import texts_for_case
-from services.sms.recipient_time import next_permitted, recipient_zone, sending_hours
-from services.sms.templates import day_name, render
+from services.sms.cadence import PlannedText
+from services.sms.recipient_time import recipient_zone
+from services.sms.text_plans import Recipient, planned_texts, text_row, zone_decides_keys
+from services.sms.text_reads import TEXT_COLUMNS, CasesTexts, PhoneEvent, chunks, read_cases_texts
 from services.store import person_records
 from services.store.repository import Store
-from services.store.tables import cases, events, sms_outbox, sms_texts
+from services.store.tables import sms_outbox, sms_texts
 from services.topics import SMS_OUTBOUND
 
 STALE_AFTER = timedelta(hours=24)  # a text this late is not sent at all
@@ -40,49 +47,12 @@ TEXT_RELEVANT = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Recipient:
-    phone: str
-    token: str
-    language: str | None
-    zip_code: str | None
-
-
 def to_aad(idempotency_key: str) -> str:
     return f"sms_texts.to:{idempotency_key}"
 
 
-def recipient_of(conn: Connection, cipher: FieldCipher, case: Any) -> Recipient | None:
-    """The newest phone given in the case's events whose owner consents to texts.
-
-    Found by the events' phone tokens first: a case with no consenting phone is
-    settled without opening a single sealed record."""
-    rows = conn.execute(
-        select(
-            events.c.source,
-            events.c.agency_id,
-            events.c.event_id,
-            events.c.patient_sealed,
-            events.c.phone_token,
-        )
-        .where(and_(events.c.case_id == case.id, events.c.phone_token.is_not(None)))
-        .order_by(events.c.occurred_at.desc(), events.c.id.desc())
-    ).all()
-    for r in rows:
-        if not consent.granted(conn, case.program_id, r.phone_token):
-            continue
-        key = f"{r.source}|{r.agency_id}|{r.event_id}"
-        patient = person_records.open_patient(cipher, key, r.patient_sealed)
-        phone = consent.e164(patient.phone)
-        if phone is None:
-            continue
-        zip_code = patient.address.zip if patient.address else None
-        return Recipient(phone, r.phone_token, patient.language, zip_code)
-    return None
-
-
-def announce_text(conn: Connection, row: Any, at: datetime, **changes: Any) -> None:
-    """Write the text's new state to the SMS outbox (`sms.outbound.v1`)."""
+def outbox_record(row: Any, at: datetime, **changes: Any) -> dict[str, Any]:
+    """The SMS outbox row (`sms.outbound.v1`) that announces the text's new state."""
     merged = {**row._mapping, **changes} if hasattr(row, "_mapping") else {**row, **changes}
     record = OutboundText(
         text_id=merged["id"],
@@ -97,14 +67,17 @@ def announce_text(conn: Connection, row: Any, at: datetime, **changes: Any) -> N
         error_code=merged.get("error_code"),
         reason=merged.get("reason"),
     )
-    conn.execute(
-        sms_outbox.insert().values(
-            topic=SMS_OUTBOUND,
-            key=record.program_id,
-            payload=record.model_dump_json(),
-            created_at=at,
-        )
-    )
+    return {
+        "topic": SMS_OUTBOUND,
+        "key": record.program_id,
+        "payload": record.model_dump_json(),
+        "created_at": at,
+    }
+
+
+def announce_text(conn: Connection, row: Any, at: datetime, **changes: Any) -> None:
+    """Write the text's new state to the SMS outbox (`sms.outbound.v1`)."""
+    conn.execute(sms_outbox.insert().values(**outbox_record(row, at, **changes)))
 
 
 def cancel_texts(conn: Connection, where: Any, reason: str, now: datetime) -> int:
@@ -148,107 +121,213 @@ def schedule_case_texts(
     store: Store, cipher: FieldCipher, programs: Programs, case_id: str, now: datetime
 ) -> int:
     """Bring the case's texts in step with the case; return how many were queued."""
-    with store.transaction() as conn:
-        case = conn.execute(select(cases).where(cases.c.id == case_id)).first()
-        if case is None:
-            return 0
-        program = programs.get(case.program_id)
-        if program is None:
-            return 0
-        return _schedule(conn, cipher, program, case, now)
+    return schedule_cases_texts(store, cipher, programs, [case_id], now)
 
 
-def _schedule(
-    conn: Connection, cipher: FieldCipher, program: Program, case: Any, now: datetime
+def schedule_cases_texts(
+    store: Store, cipher: FieldCipher, programs: Programs, case_ids: Sequence[str], now: datetime
 ) -> int:
-    settings = program.sms
-    outcome = VisitResult(case.outcome) if case.outcome else None
-    if settings.stops_texts(outcome):
-        if outcome is VisitResult.OPTED_OUT:
-            recipient = recipient_of(conn, cipher, case)
-            if recipient is not None:
-                revoke(
-                    conn, [program.id], recipient.token, ConsentSource.OUTCOME, now, case_id=case.id
-                )
-        cancel_texts(conn, sms_texts.c.case_id == case.id, f"case closed: {outcome}", now)
+    """Bring each case's texts in step with it, all in one transaction; return how many
+    were queued.
+
+    The same rows, keys and outbox records as `schedule_case_texts` for each id in
+    turn (an id given twice is handled twice, as two calls would), but read set-based
+    (services/sms/text_reads.py), written in bulk, and a sealed patient record is
+    opened only when a text must be written from it or the visit day depends on where
+    its recipient lives. A case or program that is not known is passed over."""
+    ids = list(case_ids)
+    if not ids:
         return 0
-    recipient = recipient_of(conn, cipher, case)
-    if recipient is None:
-        cancel_texts(conn, sms_texts.c.case_id == case.id, "no phone with consent", now)
-        return 0
-    zone = recipient_zone(recipient.zip_code, recipient.phone, program.zone)
-    hours = sending_hours(zone.state)
-    closed = case.status == CaseStatus.CLOSED.value
-    planned = texts_for_case(
-        settings,
-        occurred_at=case.occurred_at,
-        window_opens_at=case.window_opens_at,
-        planned_visit_from=None if closed else case.planned_visit_from,
-        zone=zone.zone,
-    )
-    if closed:
-        planned = [p for p in planned if p.key.startswith("follow_up")]
-    wanted = {f"{case.id}:{p.key}" for p in planned}
-    cancel_texts(
-        conn,
-        and_(sms_texts.c.case_id == case.id, sms_texts.c.idempotency_key.not_in(wanted or {""})),
-        "no longer planned",
-        now,
-    )
-    rows = []
-    for p in planned:
-        if now - p.due_at > STALE_AFTER:
-            continue
-        key = f"{case.id}:{p.key}"
-        visit_day = (
-            day_name(p.visit_day.date(), recipient.language) if p.visit_day is not None else None
+    with store.transaction() as conn:
+        changes = TextChanges(conn, cipher, now, read_cases_texts(conn, ids))
+        for case_id in ids:
+            case = changes.known.cases.get(case_id)
+            program = programs.get(case.program_id) if case is not None else None
+            if program is not None:
+                changes.schedule(program, case)
+        changes.write()
+        return changes.queued
+
+
+@dataclass(frozen=True)
+class TextAnnouncement:
+    """An outbox record to write once the batch's texts are: a new text's, or a
+    cancelled text's (as announced)."""
+
+    key: str  # the text's idempotency key
+    cancelled: dict[str, Any] | None = None
+
+
+class TextChanges:
+    """One batch's changes to texts, decided case by case in memory against what was
+    read up front and what earlier cases of the batch changed, then written in bulk
+    (`write`), outbox records in the order decided (a case's cancellations, then its new
+    texts in due order), only for what the store really changed. A revocation
+    (a case closed as opted out) writes what was decided before it, then revokes in the
+    store as `revoke` does: it reaches texts of cases outside the batch too."""
+
+    def __init__(self, conn: Connection, cipher: FieldCipher, now: datetime, known: CasesTexts):
+        self.conn, self.cipher, self.now, self.known = conn, cipher, now, known
+        self.queued = 0
+        self.inserts: list[dict[str, Any]] = []
+        self.cancels: dict[int, str] = {}  # text id -> reason
+        self.announcements: list[TextAnnouncement] = []
+        self._recipients: dict[str, Recipient | None] = {}  # event key -> recipient it gives
+
+    def schedule(self, program: Program, case: Any) -> None:
+        """Decide the case's texts as `schedule_case_texts` would, given what is known."""
+        settings = program.sms
+        outcome = VisitResult(case.outcome) if case.outcome else None
+        if settings.stops_texts(outcome):
+            if outcome is VisitResult.OPTED_OUT:
+                phones = self._consenting_phones(case)
+                if phones:
+                    self._revoke(program.id, phones[0].phone_token, case.id)
+            self._cancel(case.id, lambda _: True, f"case closed: {outcome}")
+            return
+        phones = self._consenting_phones(case)
+        if not phones:
+            self._cancel(case.id, lambda _: True, "no phone with consent")
+            return
+        closed = case.status == CaseStatus.CLOSED.value
+        texts = self.known.texts.setdefault(case.id, {})
+        planned = planned_texts(settings, case, closed, program.zone)
+        missing = any(
+            f"{case.id}:{p.key}" not in texts for p in planned if self.now - p.due_at <= STALE_AFTER
         )
-        text = render(
-            p.kind,
-            recipient.language,
-            team_name=settings.team_name,
-            callback_number=settings.callback_number,
-            visit_day=visit_day,
-        )
-        rows.append(
-            {
-                "idempotency_key": key,
-                "program_id": program.id,
-                "case_id": case.id,
-                "person_id": case.person_id,
-                "phone_token": recipient.token,
-                "to_sealed": cipher.seal(recipient.phone, to_aad(key)),
-                "kind": p.kind.value,
-                "language": text.language,
-                "body": text.text,
-                "zone": zone.zone.key,
-                "state_code": zone.state,
-                "state": TextState.QUEUED.value,
-                "due_at": p.due_at,
-                "send_after": next_permitted(max(p.due_at, now), zone.zone, hours),
-                "tries": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    if not rows:
-        return 0
-    existing = set(
-        conn.execute(
-            select(sms_texts.c.idempotency_key).where(
-                sms_texts.c.idempotency_key.in_([r["idempotency_key"] for r in rows])
+        # The sealed patient record is opened only when a text is to be written from it
+        # or the recipient's zone changes which texts the case has.
+        if not (missing or zone_decides_keys(settings, case, closed)):
+            self._cancel_unplanned(case.id, planned)
+            return
+        recipient = self._recipient(phones)
+        if recipient is None:
+            self._cancel(case.id, lambda _: True, "no phone with consent")
+            return
+        zone = recipient_zone(recipient.zip_code, recipient.phone, program.zone)
+        planned = planned_texts(settings, case, closed, zone.zone)
+        self._cancel_unplanned(case.id, planned)
+        for p in planned:
+            key = f"{case.id}:{p.key}"
+            if self.now - p.due_at > STALE_AFTER or key in texts:
+                continue
+            to_sealed = self.cipher.seal(recipient.phone, to_aad(key))
+            row = text_row(
+                program, case, recipient, zone, p, key=key, to_sealed=to_sealed, now=self.now
             )
-        ).scalars()
-    )
-    fresh = [r for r in rows if r["idempotency_key"] not in existing]
-    if not fresh:
-        return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(sms_texts).on_conflict_do_nothing(), fresh)
-    for row in conn.execute(
-        select(sms_texts).where(
-            sms_texts.c.idempotency_key.in_([r["idempotency_key"] for r in fresh])
+            self.inserts.append(row)
+            texts[key] = {c.name: row.get(c.name) for c in TEXT_COLUMNS}  # no id yet
+            self.announcements.append(TextAnnouncement(key))
+
+    def write(self) -> None:
+        """Write what was decided so far: cancellations, new texts, then their records."""
+        cancelled: set[int] = set()
+        by_reason: dict[str, list[int]] = {}
+        for text_id, reason in self.cancels.items():
+            by_reason.setdefault(reason, []).append(text_id)
+        for reason, text_ids in by_reason.items():
+            for chunk in chunks(text_ids):
+                cancelled.update(
+                    self.conn.execute(
+                        update(sms_texts)
+                        .where(
+                            and_(
+                                sms_texts.c.id.in_(chunk),
+                                sms_texts.c.state == TextState.QUEUED.value,
+                            )
+                        )
+                        .values(
+                            state=TextState.CANCELLED.value,
+                            reason=reason,
+                            final_at=self.now,
+                            updated_at=self.now,
+                        )
+                        .returning(sms_texts.c.id)
+                    ).scalars()
+                )
+        inserted: dict[str, dict[str, Any]] = {}
+        if self.inserts:
+            dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+            # a key a concurrent writer stored meanwhile is left to it: not counted, not announced
+            for row in self.conn.execute(
+                dialect.insert(sms_texts).on_conflict_do_nothing().returning(*TEXT_COLUMNS),
+                self.inserts,
+            ):
+                inserted[row.idempotency_key] = dict(row._mapping)
+            for new in self.inserts:
+                key, texts = new["idempotency_key"], self.known.texts[new["case_id"]]
+                if key in inserted:
+                    texts[key] = inserted[key]
+                else:
+                    del texts[key]
+        records = [
+            outbox_record(inserted[a.key], self.now)
+            if a.cancelled is None
+            else outbox_record(a.cancelled, self.now)
+            for a in self.announcements
+            if (a.key in inserted if a.cancelled is None else a.cancelled["id"] in cancelled)
+        ]
+        if records:
+            self.conn.execute(sms_outbox.insert(), records)
+        self.queued += len(inserted)
+        self.inserts, self.cancels, self.announcements = [], {}, []
+
+    def _consenting_phones(self, case: Any) -> list[PhoneEvent]:
+        """The case's events whose phone consents to texts (in the case's program), newest
+        first. An event has a phone token only if its phone is a valid number
+        (services/cases/opening.py), so the newest of these is the recipient."""
+        return [
+            e
+            for e in self.known.phones.get(case.id, [])
+            if self.known.consents_to_texts(case.program_id, e.phone_token)
+        ]
+
+    def _recipient(self, phones: list[PhoneEvent]) -> Recipient | None:
+        for event in phones:
+            if event.key not in self._recipients:
+                patient = person_records.open_patient(self.cipher, event.key, event.patient_sealed)
+                phone = consent.e164(patient.phone)
+                zip_code = patient.address.zip if patient.address else None
+                self._recipients[event.key] = (
+                    None
+                    if phone is None
+                    else Recipient(phone, event.phone_token, patient.language, zip_code)
+                )
+            recipient = self._recipients[event.key]
+            if recipient is not None:
+                return recipient
+        return None
+
+    def _revoke(self, program_id: str, token: str, case_id: str) -> None:
+        self.write()
+        revoke(self.conn, [program_id], token, ConsentSource.OUTCOME, self.now, case_id=case_id)
+        self.known.consents[(program_id, token)] = False
+        reason = f"consent revoked ({ConsentSource.OUTCOME.value})"
+        for texts in self.known.texts.values():
+            for text in texts.values():
+                if (
+                    text["phone_token"] == token
+                    and text["program_id"] == program_id
+                    and text["state"] == TextState.QUEUED.value
+                ):
+                    text.update(state=TextState.CANCELLED.value, reason=reason)
+
+    def _cancel_unplanned(self, case_id: str, planned: list[PlannedText]) -> None:
+        wanted = {f"{case_id}:{p.key}" for p in planned}
+        self._cancel(
+            case_id, lambda text: text["idempotency_key"] not in wanted, "no longer planned"
         )
-    ):
-        announce_text(conn, row, now)
-    return len(fresh)
+
+    def _cancel(self, case_id: str, matches: Callable[[dict[str, Any]], bool], reason: str) -> None:
+        """Every queued text of the case that `matches` is cancelled, in id order."""
+
+        def doomed() -> list[dict[str, Any]]:
+            texts = self.known.texts.get(case_id, {}).values()
+            return [t for t in texts if t["state"] == TextState.QUEUED.value and matches(t)]
+
+        if any(t["id"] is None for t in doomed()):
+            self.write()  # a text decided in this batch gets its id first
+        for text in sorted(doomed(), key=lambda t: int(t["id"])):
+            text.update(state=TextState.CANCELLED.value, reason=reason)
+            self.cancels[text["id"]] = reason
+            self.announcements.append(TextAnnouncement(text["idempotency_key"], dict(text)))
