@@ -131,6 +131,11 @@ def principal_of(conn: Connection, user_id: str) -> Principal | None:
 
 def authenticate(store: Store, username: str, password: str, *, now: datetime) -> Principal | None:
     """The user if the password is right; every try is audited (never the password)."""
+    if not USERNAME.fullmatch(username):  # never a user; nothing such goes to the store
+        verify_password(DUMMY_HASH, password)  # as long as for a real user
+        with store.transaction() as conn:
+            audit(conn, now, "user:?", "login_failed", "user", "-", {"reason": "bad username"})
+        return None
     with store.transaction() as conn:
         row = conn.execute(
             select(users.c.id, users.c.password_hash, users.c.disabled_at).where(

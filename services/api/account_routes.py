@@ -11,6 +11,7 @@ from schemas.accounts import Membership, TokenIssued, UserRead
 from services.accounts.credentials import issue_token
 from services.accounts.users import authenticate
 from services.api.auth import ApiCaller, context_of
+from services.api.errors import storable_text
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -30,6 +31,8 @@ def post_token(
 ) -> TokenIssued:
     ctx = context_of(request)
     now = ctx.clock()
+    storable_text("username", username)
+    storable_text("label", label)
     principal = authenticate(ctx.store, username, password, now=now)
     if principal is None:
         raise HTTPException(

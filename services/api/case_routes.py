@@ -16,7 +16,7 @@ from schemas.cases import CaseStatus, QueuePage, Tier
 from services.accounts.roles import Capability
 from services.accounts.users import user_id_of
 from services.api.auth import ApiCaller, Caller, context_of, require
-from services.api.errors import http_error
+from services.api.errors import http_error, storable_text, storable_time
 from services.bootstrap import Context
 from services.cases import ownership, visits
 from services.store.queue_reads import QueueFilters, case_detail, program_of_case, queue_page
@@ -28,7 +28,7 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None or value.strip() == "*":
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise HTTPException(status_code=400, detail='If-Match must be a case version: "12"')
     return int(text)
 
@@ -58,6 +58,8 @@ def filters_from(
     owner: str | None,
     ctx: Context,
 ) -> QueueFilters:
+    storable_text("team", team)
+    storable_text("owner", owner)
     owner_id: str | None = None
     if owner == "me":
         owner_id = caller.principal.user_id
@@ -138,6 +140,10 @@ def put_owner(
 ) -> dict[str, Any]:
     ctx = context_of(request)
     who = caller.principal
+    storable_text("username", change.username)
+    storable_text("team_id", change.team_id)
+    if change.shift_start is not None:
+        storable_time("shift_start", change.shift_start)
     assigning = change.username is not None and change.username != who.username
     program_id = case_program(
         ctx, caller, case_id, Capability.ASSIGN if assigning else Capability.CLAIM
@@ -230,6 +236,15 @@ def record_visit(
     """An attempt, and when asked, the outcome that closes the case with its result."""
     who = caller.principal
     now = ctx.clock()
+    storable_text("team_id", attempt.team_id)
+    program = ctx.programs.get(program_id)
+    teams = {t.id for t in program.teams} if program else set()
+    if attempt.team_id is not None and attempt.team_id not in teams:
+        raise HTTPException(
+            status_code=422,
+            detail=f"no team {attempt.team_id!r} in {program_id}; "
+            f"teams: {', '.join(sorted(teams))}",
+        )
     done = _call(
         visits.record_attempt,
         ctx.store,
@@ -243,7 +258,6 @@ def record_visit(
         expected_version=expected_version,
     )
     if attempt.close:
-        program = ctx.programs.get(program_id)
         _call(
             visits.record_outcome,
             ctx.store,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import HTTPException
 
 from services.cases import ownership, visits
@@ -24,3 +26,21 @@ def http_error(exc: Exception) -> HTTPException:
         case ReviewError():
             return HTTPException(status_code=409, detail=detail)
     return HTTPException(status_code=400, detail=detail)
+
+
+def storable_text(name: str, value: str | None) -> str | None:
+    """Text the store can keep: PostgreSQL text holds no NUL character (0x00), so one
+    is refused here (422) rather than failing in the database (500)."""
+    if value is not None and "\x00" in value:
+        raise HTTPException(status_code=422, detail=f"`{name}` may not contain a NUL character")
+    return value
+
+
+def storable_time(name: str, value: datetime) -> datetime:
+    """An aware time that has a UTC equivalent (the store keeps UTC), else 422."""
+    if value.tzinfo is None:
+        raise HTTPException(status_code=422, detail=f"`{name}` needs a UTC offset")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise HTTPException(status_code=422, detail=f"`{name}` is out of range") from None

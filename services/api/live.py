@@ -92,7 +92,14 @@ async def get_live(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     require(caller, program_id, Capability.VIEW_QUEUE)
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    after = (
+        int(last_event_id)
+        if last_event_id
+        and last_event_id.isascii()
+        and last_event_id.isdigit()
+        and len(last_event_id) <= 18
+        else None
+    )
     return StreamingResponse(
         stream(request, caller.principal, program_id, after),
         media_type="text/event-stream",

@@ -11,7 +11,7 @@ from schemas.case_views import ReviewDecision, ReviewView
 from schemas.cases import ShiftPlan
 from services.accounts.roles import Capability
 from services.api.auth import ApiCaller, Caller, context_of, require
-from services.api.errors import http_error
+from services.api.errors import http_error, storable_time
 from services.bootstrap import Context
 from services.cases import reviews
 from services.store.case_records import audit
@@ -25,13 +25,13 @@ router = APIRouter(prefix="/api/v1", tags=["queue"])
 def plans_for(
     ctx: Context, program_id: str, team: str | None, start: datetime | None, days: float
 ) -> list[ShiftPlan]:
-    begin = start or ctx.clock() - timedelta(hours=24)
-    if begin.tzinfo is None:
-        raise HTTPException(status_code=422, detail="`start` needs a UTC offset")
+    begin = storable_time("start", start or ctx.clock() - timedelta(hours=24))
+    try:
+        end = begin + timedelta(days=days)
+    except OverflowError:
+        raise HTTPException(status_code=422, detail="`start` + `days` is out of range") from None
     with ctx.store.engine.connect() as conn:
-        return shift_plans(
-            conn, program_id, team_id=team, start=begin, end=begin + timedelta(days=days)
-        )
+        return shift_plans(conn, program_id, team_id=team, start=begin, end=end)
 
 
 @router.get(
@@ -89,7 +89,12 @@ def get_reviews(program_id: str, request: Request, caller: ApiCaller) -> list[Re
     return open_review_views(context_of(request), caller, program_id)
 
 
+REVIEW_ID_MAX = 2**31 - 1  # an INTEGER column: a larger id exists nowhere
+
+
 def decide_review(ctx: Context, caller: Caller, review_id: int, decision: str) -> str:
+    if not 1 <= review_id <= REVIEW_ID_MAX:
+        raise HTTPException(status_code=404, detail=f"no review {review_id}")
     with ctx.store.engine.connect() as conn:
         row = conn.execute(match_reviews.select().where(match_reviews.c.id == review_id)).first()
     if row is None or caller.principal.role_in(row.program_id) is None:

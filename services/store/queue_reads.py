@@ -21,6 +21,7 @@ from schemas.case_views import (
     ReportView,
 )
 from schemas.cases import (
+    TIER_RANK,
     CaseStatus,
     EventRef,
     QueueItem,
@@ -52,7 +53,8 @@ def _filtered(query: Select[Any], program_id: str, f: QueueFilters) -> Select[An
     conds = [cases.c.program_id == program_id]
     if f.status is not None:
         conds.append(cases.c.status == f.status.value)
-    if f.tiers:
+    if f.tiers:  # by rank too, so the queue index (program, status, tier_rank, ...) serves it
+        conds.append(cases.c.tier_rank.in_([TIER_RANK[t] for t in f.tiers]))
         conds.append(cases.c.tier.in_([t.value for t in f.tiers]))
     if f.team_id is not None:
         conds.append(
@@ -86,16 +88,16 @@ def queue_page(
         .offset(offset)
         .subquery()
     )
-    tried = (
-        select(attempts.c.case_id, func.count().label("n"))
-        .where(attempts.c.case_id.in_(select(page.c.id)))
-        .group_by(attempts.c.case_id)
-        .subquery()
+    tried = (  # per row of the page, through the attempts' (case_id, attempt_no) index
+        select(func.count())
+        .select_from(attempts)
+        .where(attempts.c.case_id == page.c.id)
+        .scalar_subquery()
     )
     rows = conn.execute(
-        select(page, tried.c.n)
-        .outerjoin(tried, tried.c.case_id == page.c.id)
-        .order_by(page.c.tier_rank, page.c.window_due_at, page.c.occurred_at, page.c.id)
+        select(page, tried.label("n")).order_by(
+            page.c.tier_rank, page.c.window_due_at, page.c.occurred_at, page.c.id
+        )
     ).all()
     ids = [r.id for r in rows]
     refs = event_refs(conn, ids)
@@ -161,7 +163,14 @@ def shift_plans(
     return [ShiftPlan(team_id=t, shift_start=s, items=items) for (t, s), items in plans.items()]
 
 
+def _storable_id(value: str) -> bool:
+    """No stored id holds a NUL character; PostgreSQL refuses one even in a WHERE."""
+    return "\x00" not in value
+
+
 def program_of_case(conn: Connection, case_id: str) -> str | None:
+    if not _storable_id(case_id):
+        return None
     row = conn.execute(select(cases.c.program_id).where(cases.c.id == case_id)).first()
     return None if row is None else str(row.program_id)
 
@@ -243,6 +252,8 @@ def case_detail(
     """One case as `who` may see it; None if it is not in one of their programs.
 
     Call inside a transaction: the read is audited with it."""
+    if not _storable_id(case_id):
+        return None
     row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
     if row is None or not who.can(row.program_id, Capability.VIEW_QUEUE):
         return None

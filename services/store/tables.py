@@ -91,7 +91,10 @@ cases = Table(
     Column("owned_at", UTCDateTime, nullable=True),
     Column("assigned_team_id", String(64), nullable=True),
     Column("assigned_shift_start", UTCDateTime, nullable=True),
-    Index("ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at"),
+    Index(
+        "ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at", "id"
+    ),
+    Index("ix_cases_owner", "program_id", "owner_user_id"),
 )
 
 persons = Table(
@@ -284,6 +287,7 @@ sms_texts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_sms_texts_due", "state", "send_after"),
+    Index("ix_sms_texts_phone_token", "phone_token"),
 )
 
 sms_replies = Table(

@@ -85,7 +85,10 @@ def login(
             request, "login.html", status_code=401, login_csrf=token, next=_safe_next(next),
             who=None, error="Wrong username or password.",
         )  # fmt: skip
-        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=1800)
+        response.set_cookie(
+            LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=1800,
+            secure=ctx.settings.secure_cookies,
+        )  # fmt: skip
         return response
     lifetime = timedelta(hours=ctx.settings.session_hours)
     cookie, _ = open_session(ctx.store, principal, lifetime=lifetime, now=ctx.clock())
