@@ -11,6 +11,7 @@ from services.api.auth import LoginRequired
 from services.api.case_routes import router as case_router
 from services.api.ingest_routes import router as ingest_router
 from services.api.live import router as live_router
+from services.api.nul_guard import NulGuard
 from services.api.program_routes import router as program_router
 from services.api.twilio_webhooks import router as twilio_router
 from services.api.web.pages import router as pages_router
@@ -51,5 +52,6 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         pages_router,
     ):
         app.include_router(router)
+    app.add_middleware(NulGuard)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

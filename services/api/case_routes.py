@@ -58,8 +58,6 @@ def filters_from(
     owner: str | None,
     ctx: Context,
 ) -> QueueFilters:
-    storable_text("team", team)
-    storable_text("owner", owner)
     owner_id: str | None = None
     if owner == "me":
         owner_id = caller.principal.user_id
