@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -9,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from services.api.account_routes import router as account_router
 from services.api.auth import LoginRequired
 from services.api.case_routes import router as case_router
+from services.api.ingest_routes import close_publisher
 from services.api.ingest_routes import router as ingest_router
 from services.api.live import router as live_router
 from services.api.nul_guard import NulGuard
@@ -29,10 +33,17 @@ async def _to_login(request: Request, exc: Exception) -> Response:
     return RedirectResponse(exc.location, status_code=303)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await close_publisher(app.state)
+
+
 def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     app = FastAPI(
         title="QRT follow-up orchestrator",
         version="0.1.0",
+        lifespan=_lifespan,
         description=(
             "Work queues of Quick Response Teams following up on overdoses. Sign in with "
             "`POST /api/v1/tokens` and send `Authorization: Bearer <token>`."

@@ -17,10 +17,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from kafka.errors import KafkaError
 
 from services.bootstrap import Context
 from services.ingest import gateway
+from services.ingest.gateway_publisher import BrokerErrors, GatewayPublisher
 from services.ingest.nemsis import ForeignAgency, NemsisRefused
 from services.ingest.nemsis_batch import collect_nemsis
 from services.runtime.run_files import NoBrokerConfigured, bootstrap_servers
@@ -49,7 +49,8 @@ async def _agency(request: Request, ctx: Context) -> str | None:
         auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key")
     )
     keys: gateway.KeyCache = _state(request, "gateway_keys", gateway.KeyCache)
-    return await asyncio.to_thread(keys.agency_of, ctx.store, key)
+    known, agency = keys.cached(key)  # a key seen this minute: no thread, no store
+    return agency if known else await asyncio.to_thread(keys.agency_of, ctx.store, key)
 
 
 async def _duplicates(request: Request, ctx: Context, events: list[Any]) -> set[Any]:
@@ -76,18 +77,25 @@ async def _publish(request: Request, events: list[Any]) -> JSONResponse | None:
         return None
     ctx: Context = request.app.state.ctx
     try:
-        publisher: gateway.GatewayPublisher = _state(
+        publisher: GatewayPublisher = _state(
             request,
             "gateway",
-            lambda: gateway.GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings)),
+            lambda: GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings)),
         )
         await publisher.publish(events)
-    except (KafkaError, NoBrokerConfigured, TimeoutError) as exc:
+    except (*BrokerErrors, NoBrokerConfigured) as exc:
         log.warning("gateway: broker did not acknowledge (%s)", type(exc).__name__)
         return _error(503, "the broker did not acknowledge; nothing was accepted, retry later")
     recent: gateway.Recent = _state(request, "gateway_recent", gateway.Recent)
     recent.add([gateway.key_of(e) for e in events])
     return None
+
+
+async def close_publisher(state: Any) -> None:
+    """On shutdown: the producer flushes and closes its connections."""
+    publisher: GatewayPublisher | None = getattr(state, "gateway", None)
+    if publisher is not None:
+        await publisher.close()
 
 
 @router.post("/api/v1/events", status_code=202, summary="Publish one OverdoseEvent or a batch")

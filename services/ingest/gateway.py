@@ -14,7 +14,6 @@ The hot path writes nothing to the database: keys are cached for a minute
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
@@ -26,19 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kafka import KafkaProducer
 from sqlalchemy import and_, or_, select
 
 from schemas.intake import IntakeRecord, Origin, RejectedEvent
 from schemas.overdose_event import OverdoseEvent
-from services.ingest.publisher import make_producer
 from services.ingest.screening import ScreeningRules, screen
 from services.programs import Programs
-from services.settings import Settings
 from services.store.repository import Store
 from services.store.tables import agency_keys
 from services.store.tables import events as events_table
-from services.topics import SOURCE_TOPICS
 
 KEY_PREFIX = "qrt_"
 GATEWAY_ORIGIN = Origin(topic="gateway", partition=0, offset=0)
@@ -68,14 +63,22 @@ class KeyCache:
         self._seen: dict[str, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
 
-    def agency_of(self, store: Store, key: str | None) -> str | None:
+    def cached(self, key: str | None) -> tuple[bool, str | None]:
+        """(known, agency): answered from memory, without the store; not known means
+        `agency_of` must look the key up."""
         if not key or not key.startswith(KEY_PREFIX):
-            return None
-        digest, now = _hash(key), time.monotonic()
+            return True, None
         with self._lock:
-            hit = self._seen.get(digest)
-        if hit is not None and now - hit[1] < self.ttl_s:
-            return hit[0]
+            hit = self._seen.get(_hash(key))
+        if hit is not None and time.monotonic() - hit[1] < self.ttl_s:
+            return True, hit[0]
+        return False, None
+
+    def agency_of(self, store: Store, key: str | None) -> str | None:
+        known, agency = self.cached(key)
+        if known or key is None:
+            return agency
+        digest, now = _hash(key), time.monotonic()
         found = _lookup(store, digest)
         with self._lock:
             if len(self._seen) > 10_000:
@@ -171,51 +174,3 @@ def in_store(store: Store, events: Sequence[OverdoseEvent]) -> set[EventKey]:
             )
         ).all()
     return {(r.source, r.agency_id, r.event_id) for r in rows}
-
-
-class GatewayPublisher:
-    """One kafka-python producer for the API process, made on first use."""
-
-    def __init__(self, settings: Settings, servers: str) -> None:
-        self.settings, self.servers = settings, servers
-        self._producer: KafkaProducer | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def producer(self) -> KafkaProducer:
-        with self._lock:
-            if self._producer is None:
-                self._producer = make_producer(self.servers)
-            return self._producer
-
-    async def publish(self, events: Sequence[OverdoseEvent], timeout_s: float = 10.0) -> None:
-        """Send, and return once the broker acknowledged every one (acks=all); raises if
-        not. kafka-python's futures call back from its I/O thread into this event loop,
-        so no thread waits per request."""
-        loop = asyncio.get_running_loop()
-        producer = await asyncio.to_thread(lambda: self.producer)  # first use fetches metadata
-        waits = []
-        for e in events:
-            done: asyncio.Future[None] = loop.create_future()
-            sent = producer.send(
-                self.settings.topic(SOURCE_TOPICS[e.source.value]),
-                key=e.event_id.encode(),
-                value=e.model_dump_json(exclude_none=True).encode(),
-            )
-            sent.add_callback(lambda _meta, f=done: loop.call_soon_threadsafe(_settle, f, None))
-            sent.add_errback(lambda exc, f=done: loop.call_soon_threadsafe(_settle, f, exc))
-            waits.append(done)
-        await asyncio.wait_for(asyncio.gather(*waits), timeout_s)
-
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=5)
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from services.bootstrap import bootstrap
 from services.ingest.gateway import create_key
+from services.runtime.embedded_broker import free_port
 from services.settings import Settings
 from services.store.repository import Store
 from services.topics import ensure_topics
@@ -47,8 +48,7 @@ def gateway(store: Store, broker: str, topic_prefix: str, tmp_path: Path) -> Any
         client.headers["Authorization"] = f"Bearer {key}"
         yield client, settings
     publisher = getattr(app.state, "gateway", None)
-    if publisher is not None:
-        publisher.close()
+    assert publisher is None or publisher._producer is None  # closed on the app's shutdown
 
 
 def on_topic(
@@ -146,3 +146,20 @@ def test_the_smallest_police_record_is_accepted(gateway: Any, broker: str, store
     assert response.status_code == 202, response.text
     (published,) = on_topic(broker, settings, 1, source="police")
     assert published["event_id"] == "pd-1" and published["naloxone"]["administered"] is True
+
+
+def test_no_broker_answers_503_and_the_event_is_not_remembered(
+    store: Store, tmp_path: Path
+) -> None:
+    """Nothing listens on the port: 503 with Retry-After, and the same event sent again
+    later is not taken for a duplicate of one that was never accepted."""
+    settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", data_dir=tmp_path)
+    app = create_app(settings, ctx=bootstrap(settings, store=store))
+    key = create_key(store, "EX-EMS-01", datetime.now(UTC), "test vendor")
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        for _ in range(2):
+            answer = client.post("/api/v1/events", json=event("gw-nobroker"))
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "5"
+            assert "nothing was accepted" in answer.json()["detail"]
