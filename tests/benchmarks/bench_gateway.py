@@ -31,6 +31,7 @@ from services.store.database import make_engine
 from services.store.tables import events as events_table
 from tests.benchmarks.bench_pipeline import ROOT, BenchFailure, Stack, say
 from tests.benchmarks.common import machine_info, percentile
+from tests.benchmarks.process_cpu import cores_used, tree_cpu
 
 OUT = Path(__file__).resolve().parent / "results" / "gateway.json"
 TARGET_P99_MS = 200.0
@@ -91,7 +92,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with Stack("gateway") as stack:
         keys = make_keys(stack)
         say(f"posting {n} events at {args.rate:g}/s for {args.seconds:g} s ...")
+        assert stack.proc is not None
+        cpu_before, started = tree_cpu(stack.proc.pid), time.monotonic()
         results = asyncio.run(load(stack.api, keys, evs, args.rate))
+        cores = cores_used(cpu_before, tree_cpu(stack.proc.pid), time.monotonic() - started)
         accepted = {e["event_id"] for e, r in zip(evs, results, strict=True) if r[0] == 202}
         engine = make_engine(stack.db_url)
         deadline, stored = time.monotonic() + 120, {}
@@ -123,6 +127,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "statuses": dict(statuses),
         "latency_ms": {f"p{p}": round(percentile(latencies, p), 1) for p in (50, 95, 99)}
         | {"max": round(max(latencies), 1)},
+        "p99_ms_per_10s": [
+            round(percentile(latencies[i : i + int(args.rate * 10)], 99), 1)
+            for i in range(0, n, int(args.rate * 10))
+        ],
+        "cores_used_while_sending": cores,
         "accepted": len(accepted),
         "in_store": len(accepted & stored.keys()),
         "lost": len(lost),
@@ -150,6 +159,8 @@ def main() -> int:
         f"machine: {machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}\n"
         f"statuses {report['statuses']}; latency p50 {lat['p50']} / p95 {lat['p95']} / "
         f"p99 {lat['p99']} / max {lat['max']} ms\n"
+        f"p99 per 10 s of sending: {report['p99_ms_per_10s']}\n"
+        f"cores used while sending: {report['cores_used_while_sending']}\n"
         f"202s {report['accepted']}, in the store {report['in_store']}, lost {report['lost']}, "
         f"neither case nor deliberate skip {report['unexplained']}"
     )
