@@ -1,13 +1,21 @@
 """Load test of the HTTP ingest gateway (a script, not a pytest test).
 
     .venv/bin/python -m tests.benchmarks.bench_gateway [--rate 200] [--seconds 60]
+        [--workers running|paused]
 
 A fresh `qrt up` (embedded broker, SQLite); one API key per example agency; synthetic
 events POSTed one per request at --rate for --seconds (open loop: requests are sent on
-schedule whatever the answers), by an asyncio httpx client. Measured per request: the
-status and the latency (send to answer). Then every event answered 202 must be in the
-store as a case or a deliberate skip (fatal): nothing lost. Target: p99 < 200 ms, no
-202 lost. Writes tests/benchmarks/results/gateway.json.
+schedule whatever the answers), by an asyncio aiohttp client on the same machine.
+Measured per request: the status and the latency (send to answer); while sending, the
+cores each part of the stack used. Then every event answered 202 must be in the store
+as a case or a deliberate skip (fatal): nothing lost. Target: p99 < 200 ms, no 202 lost.
+
+`--workers running` (the default): the whole stack (API, broker, four workers, the
+client) shares the machine's cores while sending. `--workers paused`: the workers are
+stopped (SIGSTOP) while sending and resumed after, as when the gateway runs on its own
+machine; events wait in Kafka meanwhile, and the figure says how long the resumed
+workers took to store them all. Writes tests/benchmarks/results/gateway.json (or
+gateway_workers_paused.json).
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -31,7 +41,7 @@ from services.store.database import make_engine
 from services.store.tables import events as events_table
 from tests.benchmarks.bench_pipeline import ROOT, BenchFailure, Stack, say
 from tests.benchmarks.common import machine_info, percentile
-from tests.benchmarks.process_cpu import cores_used, tree_cpu
+from tests.benchmarks.process_cpu import cores_used, tree, tree_cpu
 
 OUT = Path(__file__).resolve().parent / "results" / "gateway.json"
 TARGET_P99_MS = 200.0
@@ -93,12 +103,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         keys = make_keys(stack)
         say(f"posting {n} events at {args.rate:g}/s for {args.seconds:g} s ...")
         assert stack.proc is not None
+        workers = [p for p, role in tree(stack.proc.pid).items() if role.startswith("worker ")]
+        if args.workers == "paused":
+            say(f"  pausing the {len(workers)} workers (SIGSTOP): the gateway alone on the cores")
+            for pid in workers:
+                os.kill(pid, signal.SIGSTOP)
         cpu_before, started = tree_cpu(stack.proc.pid), time.monotonic()
         results = asyncio.run(load(stack.api, keys, evs, args.rate))
         cores = cores_used(cpu_before, tree_cpu(stack.proc.pid), time.monotonic() - started)
+        if args.workers == "paused":
+            say("  resuming the workers (SIGCONT); waiting for every 202 in the store")
+            for pid in workers:
+                os.kill(pid, signal.SIGCONT)
         accepted = {e["event_id"] for e, r in zip(evs, results, strict=True) if r[0] == 202}
         engine = make_engine(stack.db_url)
-        deadline, stored = time.monotonic() + 120, {}
+        drain_started = time.monotonic()
+        deadline, stored = drain_started + 300, {}
         while time.monotonic() < deadline:
             with engine.connect() as conn:
                 stored = {
@@ -112,6 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if accepted <= stored.keys():
                 break
             time.sleep(1)
+        drained_s = time.monotonic() - drain_started
         engine.dispose()
     lost = sorted(accepted - stored.keys())
     unexplained = [
@@ -123,7 +144,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     p99 = percentile(latencies, 99)
     ok = not lost and not unexplained and p99 < TARGET_P99_MS and statuses.get("202") == n
     return {
-        "config": {"rate": args.rate, "seconds": args.seconds, "requests": n, "store": "sqlite"},
+        "config": {
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "requests": n,
+            "store": "sqlite",
+            "workers": args.workers,
+        },
         "statuses": dict(statuses),
         "latency_ms": {f"p{p}": round(percentile(latencies, p), 1) for p in (50, 95, 99)}
         | {"max": round(max(latencies), 1)},
@@ -133,6 +160,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ],
         "cores_used_while_sending": cores,
         "accepted": len(accepted),
+        "in_store_after_last_answer_s": round(drained_s, 1),
         "in_store": len(accepted & stored.keys()),
         "lost": len(lost),
         "unexplained": len(unexplained),
@@ -145,8 +173,24 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--workers",
+        choices=("running", "paused"),
+        default="running",
+        help="running: the whole stack shares the cores while sending; paused: the workers "
+        "are stopped while sending (the gateway as on its own machine) and resumed after",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="default: results/gateway.json, or "
+        "results/gateway_workers_paused.json with --workers paused",
+    )
     args = parser.parse_args()
+    if args.out is None:
+        args.out = (
+            OUT if args.workers == "running" else OUT.with_name("gateway_workers_paused.json")
+        )
     machine = machine_info()
     try:
         report = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -162,7 +206,8 @@ def main() -> int:
         f"p99 per 10 s of sending: {report['p99_ms_per_10s']}\n"
         f"cores used while sending: {report['cores_used_while_sending']}\n"
         f"202s {report['accepted']}, in the store {report['in_store']}, lost {report['lost']}, "
-        f"neither case nor deliberate skip {report['unexplained']}"
+        f"neither case nor deliberate skip {report['unexplained']}; all in the store "
+        f"{report['in_store_after_last_answer_s']} s after the last answer"
     )
     say(("PASS" if report["target"]["pass"] else "FAIL") + ": " + report["target"]["what"])
     args.out.parent.mkdir(parents=True, exist_ok=True)

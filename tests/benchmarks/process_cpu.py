@@ -1,5 +1,5 @@
-"""CPU seconds used by a process tree (Linux /proc), by role: which part of a running
-stack (`qrt up`) takes the cores during a benchmark."""
+"""A running stack's process tree (Linux /proc), by role: which part of `qrt up` takes
+the cores during a benchmark, and which processes are its workers."""
 
 from __future__ import annotations
 
@@ -33,18 +33,28 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-def tree_cpu(root: int) -> dict[str, float]:
-    """CPU seconds so far of `root` and every descendant, summed by role."""
-    totals: dict[str, float] = {}
+def tree(root: int) -> dict[int, str]:
+    """`root` and every descendant: pid -> role ("api", "worker cases", "tansu", ...)."""
+    found: dict[int, str] = {}
     todo = [root]
     while todo:
         pid = todo.pop()
         try:
-            role, used = _role(pid), _cpu_s(pid)
+            found[pid] = _role(pid)
         except OSError:  # ended meanwhile
             continue
-        totals[role] = totals.get(role, 0.0) + used
         todo += _children(pid)
+    return found
+
+
+def tree_cpu(root: int) -> dict[str, float]:
+    """CPU seconds so far of `root` and every descendant, summed by role."""
+    totals: dict[str, float] = {}
+    for pid, role in tree(root).items():
+        try:
+            totals[role] = totals.get(role, 0.0) + _cpu_s(pid)
+        except OSError:
+            continue
     return totals
 
 
