@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
@@ -321,19 +321,14 @@ def team_configs(draw: st.DrawFn, team_id: str) -> TeamConfig:
             }
         )
     days_off = draw(st.lists(st.dates(date(2026, 3, 1), date(2026, 4, 30)), max_size=5))
+    config = {"id": team_id, "name": team_id, "capacity_per_shift": 1, "days_off": days_off}
     try:
-        return TeamConfig.model_validate(
-            {
-                "id": team_id,
-                "name": team_id,
-                "capacity_per_shift": 1,
-                "shift": patterns,
-                "days_off": days_off,
-            }
-        )
+        return TeamConfig.model_validate({**config, "shift": patterns})
     except ValidationError:
-        assume(False)
-        raise
+        # Patterns that overlap are refused (tested elsewhere). Keep the first one, which
+        # alone never overlaps itself, rather than discard the example: discarding made
+        # Hypothesis fail its filter_too_much health check on some seeds.
+        return TeamConfig.model_validate({**config, "shift": patterns[:1]})
 
 
 @PROPERTY
