@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.accounts.lockout import LoginThrottle
 
 MIB = 1024 * 1024
 
@@ -66,6 +69,12 @@ class Settings(BaseSettings):
     sms_concurrency: int = Field(default=4, ge=1, le=64)
     session_hours: float = Field(default=12.0, gt=0, le=168, description="a page sign-in")
     token_days: float = Field(default=90.0, gt=0, le=3650, description="an API bearer token")
+    login_max_failures: int = Field(
+        default=10, ge=1, le=1000, description="failed sign-ins that lock an account"
+    )
+    login_lock_minutes: float = Field(
+        default=15.0, gt=0, le=1440, description="the window those failures are counted in"
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Secure cookies; unset = on in production only"
     )
@@ -73,6 +82,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
+
+    @property
+    def login_throttle(self) -> LoginThrottle:
+        return LoginThrottle(self.login_max_failures, timedelta(minutes=self.login_lock_minutes))
 
     @field_validator(
         "twilio_account_sid",

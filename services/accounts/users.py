@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, update
 
 from schemas.accounts import ALL_PROGRAMS, Membership, Role, UserRead
+from services.accounts.lockout import LoginThrottle, is_locked
 from services.accounts.passwords import DUMMY_HASH, hash_password, verify_password
 from services.accounts.roles import Principal
 from services.store.case_records import audit
@@ -129,8 +130,16 @@ def principal_of(conn: Connection, user_id: str) -> Principal | None:
     return Principal(user_id=user_id, username=row.username, roles=roles)
 
 
-def authenticate(store: Store, username: str, password: str, *, now: datetime) -> Principal | None:
-    """The user if the password is right; every try is audited (never the password)."""
+def authenticate(
+    store: Store,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    throttle: LoginThrottle = LoginThrottle(),  # noqa: B008 (frozen, immutable)
+) -> Principal | None:
+    """The user if the password is right and the account is not locked by failed tries
+    (`lockout.py`); every try is audited (never the password)."""
     if not USERNAME.fullmatch(username):  # never a user; nothing such goes to the store
         verify_password(DUMMY_HASH, password)  # as long as for a real user
         with store.transaction() as conn:
@@ -142,12 +151,11 @@ def authenticate(store: Store, username: str, password: str, *, now: datetime) -
                 users.c.username == username
             )
         ).first()
-        ok = verify_password(row.password_hash if row else DUMMY_HASH, password)
-        principal = principal_of(conn, row.id) if row is not None and ok else None
-        audit(
-            conn, now, f"user:{username}"[:64], "login" if principal else "login_failed",
-            "user", row.id if row else "-",
-        )  # fmt: skip
+        locked = row is not None and is_locked(conn, row.id, now, throttle)
+        ok = verify_password(row.password_hash if row and not locked else DUMMY_HASH, password)
+        principal = principal_of(conn, row.id) if row is not None and ok and not locked else None
+        action = "login" if principal else "login_locked" if locked else "login_failed"
+        audit(conn, now, f"user:{username}"[:64], action, "user", row.id if row else "-")
     return principal
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from schemas.accounts import Membership, TokenIssued, UserRead
 from services.accounts.credentials import issue_token
+from services.accounts.lockout import locked_hint
 from services.accounts.users import authenticate
 from services.api.auth import ApiCaller, context_of
 from services.api.errors import storable_text
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
     response_model=TokenIssued,
     status_code=201,
     summary="A bearer token for a username and password (OAuth2 password form)",
-    responses={401: {"description": "wrong username or password"}},
+    responses={401: {"description": "wrong username or password, or the account is locked"}},
 )
 def post_token(
     request: Request,
@@ -33,11 +34,13 @@ def post_token(
     now = ctx.clock()
     storable_text("username", username)
     storable_text("label", label)
-    principal = authenticate(ctx.store, username, password, now=now)
+    principal = authenticate(
+        ctx.store, username, password, now=now, throttle=ctx.settings.login_throttle
+    )
     if principal is None:
         raise HTTPException(
             status_code=401,
-            detail="wrong username or password",
+            detail=locked_hint(ctx.settings, "wrong username or password"),
             headers={"WWW-Authenticate": "Bearer"},
         )
     lifetime = timedelta(days=ctx.settings.token_days)

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from schemas.case_views import AttemptCreate
 from schemas.cases import Referral, Tier, VisitResult
 from services.accounts.credentials import close_session, open_session, same_secret
+from services.accounts.lockout import locked_hint
 from services.accounts.roles import Capability
 from services.accounts.users import authenticate
 from services.api.auth import SESSION_COOKIE, Caller, PageCaller, context_of, require
@@ -78,12 +79,14 @@ def login(
     ctx = context_of(request)
     if not same_secret(request.cookies.get(LOGIN_COOKIE), csrf_token):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
-    principal = authenticate(ctx.store, username, password, now=ctx.clock())
+    principal = authenticate(
+        ctx.store, username, password, now=ctx.clock(), throttle=ctx.settings.login_throttle
+    )
     if principal is None:
         token = secrets.token_urlsafe(24)
         response = page(
             request, "login.html", status_code=401, login_csrf=token, next=_safe_next(next),
-            who=None, error="Wrong username or password.",
+            who=None, error=locked_hint(ctx.settings, "Wrong username or password"),
         )  # fmt: skip
         response.set_cookie(
             LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=1800,

@@ -1,0 +1,76 @@
+"""Failed sign-ins lock an account for a while (services/accounts/lockout.py), on a
+real store (SQLite and PostgreSQL), counted from the audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from schemas.accounts import Role
+from services.accounts.lockout import LoginThrottle
+from services.accounts.users import authenticate
+from services.store.repository import Store
+from services.store.tables import audit_log
+from tests.integration.test_queue_api import NOW, client_for
+from tests.integration.test_web_pages import sign_in
+from tests.support_accounts import PASSWORD, make_user
+
+THROTTLE = LoginThrottle(max_failures=3, window=timedelta(minutes=15))
+
+
+def tries(store: Store, username: str, password: str, at_minute: float) -> bool:
+    at = NOW + timedelta(minutes=at_minute)
+    return authenticate(store, username, password, now=at, throttle=THROTTLE) is not None
+
+
+def actions(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_log.c.action)
+            .where(audit_log.c.action.like("login%"))
+            .order_by(audit_log.c.id)
+        )
+        return [r.action for r in rows]
+
+
+def test_failed_tries_lock_the_account_until_they_age_out(store: Store) -> None:
+    make_user(store, "coord", Role.COORDINATOR)
+    assert not any(tries(store, "coord", "wrong password!", m) for m in (0, 1, 2))
+    assert not tries(store, "coord", PASSWORD, 3)  # the right password, but locked
+    assert not tries(store, "coord", PASSWORD, 14.9)  # the first failure is still counted
+    assert tries(store, "coord", PASSWORD, 15.5)  # it aged out: 2 failures in the window
+    assert actions(store) == ["login_failed"] * 3 + ["login_locked"] * 2 + ["login"]
+
+
+def test_a_sign_in_clears_the_count_and_other_accounts_are_untouched(store: Store) -> None:
+    make_user(store, "coord", Role.COORDINATOR)
+    make_user(store, "peer", Role.OUTREACH)
+    assert not any(tries(store, "coord", "wrong password!", m) for m in (0, 1))
+    assert tries(store, "coord", PASSWORD, 2)
+    assert not any(tries(store, "coord", "wrong password!", m) for m in (3, 4))
+    assert tries(store, "coord", PASSWORD, 5)  # 2 failures since the last sign-in, not 4
+    assert not any(tries(store, "peer", "wrong password!", m) for m in (0, 1, 2, 3))
+    assert tries(store, "coord", PASSWORD, 6)
+    assert not tries(store, "peer", PASSWORD, 6)
+    # an unknown name is never locked: nothing tells which names exist
+    assert not any(tries(store, "nobody", "wrong password!", m) for m in range(5))
+    assert "login_locked" not in actions(store)[-5:]
+
+
+def test_the_api_and_the_page_answer_a_locked_account_as_a_wrong_password(
+    store: Store,
+) -> None:
+    make_user(store, "coord", Role.COORDINATOR)
+    with client_for(store) as client:  # default throttle: 10 failures in 15 minutes
+        for _ in range(10):
+            wrong = client.post(
+                "/api/v1/tokens", data={"username": "coord", "password": "wrong password!"}
+            )
+            assert wrong.status_code == 401
+        locked = client.post("/api/v1/tokens", data={"username": "coord", "password": PASSWORD})
+        assert locked.status_code == 401 and locked.json() == wrong.json()
+        assert "After 10 failed tries an account waits 15 minutes" in locked.json()["detail"]
+        signed_in = sign_in(client, "coord")  # the login form, with the right password
+        assert signed_in.status_code == 401 and "After 10 failed tries" in signed_in.text
+    assert actions(store)[-2:] == ["login_locked", "login_locked"]
