@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from services.accounts.lockout import LoginThrottle
 
 MIB = 1024 * 1024
 
@@ -82,10 +79,6 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
-
-    @property
-    def login_throttle(self) -> LoginThrottle:
-        return LoginThrottle(self.login_max_failures, timedelta(minutes=self.login_lock_minutes))
 
     @field_validator(
         "twilio_account_sid",

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, update
 
 from schemas.accounts import ALL_PROGRAMS, Membership, Role, UserRead
-from services.accounts.lockout import LoginThrottle, is_locked
+from services.accounts.lockout import LoginThrottle, is_locked, one_at_a_time
 from services.accounts.passwords import DUMMY_HASH, hash_password, verify_password
 from services.accounts.roles import Principal
 from services.store.case_records import audit
@@ -145,13 +145,13 @@ def authenticate(
         with store.transaction() as conn:
             audit(conn, now, "user:?", "login_failed", "user", "-", {"reason": "bad username"})
         return None
-    with store.transaction() as conn:
+    with one_at_a_time(username), store.transaction() as conn:
         row = conn.execute(
-            select(users.c.id, users.c.password_hash, users.c.disabled_at).where(
-                users.c.username == username
-            )
+            select(users.c.id, users.c.password_hash, users.c.disabled_at)
+            .where(users.c.username == username)
+            .with_for_update()  # PostgreSQL: other API processes wait; SQLite ignores it
         ).first()
-        locked = row is not None and is_locked(conn, row.id, now, throttle)
+        locked = is_locked(conn, row.id if row else "-", now, throttle) and row is not None
         ok = verify_password(row.password_hash if row and not locked else DUMMY_HASH, password)
         principal = principal_of(conn, row.id) if row is not None and ok and not locked else None
         action = "login" if principal else "login_locked" if locked else "login_failed"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 
 from schemas.accounts import Membership, TokenIssued, UserRead
 from services.accounts.credentials import issue_token
-from services.accounts.lockout import locked_hint
+from services.accounts.lockout import locked_hint, throttle_of
 from services.accounts.users import authenticate
 from services.api.auth import ApiCaller, context_of
 from services.api.errors import storable_text
@@ -35,7 +35,7 @@ def post_token(
     storable_text("username", username)
     storable_text("label", label)
     principal = authenticate(
-        ctx.store, username, password, now=now, throttle=ctx.settings.login_throttle
+        ctx.store, username, password, now=now, throttle=throttle_of(ctx.settings)
     )
     if principal is None:
         raise HTTPException(

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from schemas.case_views import AttemptCreate
 from schemas.cases import Referral, Tier, VisitResult
 from services.accounts.credentials import close_session, open_session, same_secret
-from services.accounts.lockout import locked_hint
+from services.accounts.lockout import locked_hint, throttle_of
 from services.accounts.roles import Capability
 from services.accounts.users import authenticate
 from services.api.auth import SESSION_COOKIE, Caller, PageCaller, context_of, require
@@ -80,7 +80,7 @@ def login(
     if not same_secret(request.cookies.get(LOGIN_COOKIE), csrf_token):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
     principal = authenticate(
-        ctx.store, username, password, now=ctx.clock(), throttle=ctx.settings.login_throttle
+        ctx.store, username, password, now=ctx.clock(), throttle=throttle_of(ctx.settings)
     )
     if principal is None:
         token = secrets.token_urlsafe(24)
