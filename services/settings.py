@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     )
     gateway_max_batch_bytes: int = Field(default=5 * MIB, ge=1024, description="POST /events")
     gateway_max_nemsis_bytes: int = Field(default=50 * MIB, ge=1024, description="NEMSIS XML")
+    gateway_ack_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="longest wait for the broker's ack, else 503"
+    )
     sms_rate_per_second: float = Field(default=1.0, gt=0, le=1000, description="per sender")
     sms_concurrency: int = Field(default=4, ge=1, le=64)
     session_hours: float = Field(default=12.0, gt=0, le=168, description="a page sign-in")

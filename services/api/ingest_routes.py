@@ -82,10 +82,14 @@ async def _publish(request: Request, events: list[Any]) -> JSONResponse | None:
             "gateway",
             lambda: GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings)),
         )
-        await publisher.publish(events)
+        await publisher.publish(events, timeout_s=ctx.settings.gateway_ack_seconds)
     except (*BrokerErrors, NoBrokerConfigured) as exc:
         log.warning("gateway: broker did not acknowledge (%s)", type(exc).__name__)
-        return _error(503, "the broker did not acknowledge; nothing was accepted, retry later")
+        return _error(
+            503,
+            "the broker did not acknowledge every event: nothing was accepted; send the same "
+            "events again later (any that did arrive are recognised as duplicates)",
+        )
     recent: gateway.Recent = _state(request, "gateway_recent", gateway.Recent)
     recent.add([gateway.key_of(e) for e in events])
     return None

@@ -11,6 +11,7 @@ and answered in 0.65 ms instead of 1.5 ms at the median.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -46,7 +47,7 @@ class GatewayPublisher:
                     acks="all",
                     linger_ms=0,
                     max_request_size=MAX_REQUEST_BYTES,
-                    request_timeout_ms=10_000,
+                    request_timeout_ms=int(self.settings.gateway_ack_seconds * 1000),
                     client_id="qrt-gateway",
                 )
                 try:
@@ -58,20 +59,28 @@ class GatewayPublisher:
         return self._producer
 
     async def publish(self, events: Sequence[OverdoseEvent], timeout_s: float = 10.0) -> None:
-        """Send, and return once the broker acknowledged every one (acks=all); raises
-        one of `BrokerErrors` if not."""
-        producer = await asyncio.wait_for(self._ready(), timeout_s)
-        sent = [
-            await producer.send(
-                self.settings.topic(SOURCE_TOPICS[e.source.value]),
-                key=e.event_id.encode(),
-                value=e.model_dump_json(exclude_none=True).encode(),
-            )
-            for e in events
-        ]
-        await asyncio.wait_for(asyncio.gather(*sent), timeout_s)
+        """Send, and return once the broker acknowledged every one (acks=all), all within
+        `timeout_s`; raises one of `BrokerErrors` if not. After a failure the producer is
+        closed, and the next publish starts a new one: a producer whose sender died
+        would otherwise refuse every later send."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                producer = await self._ready()
+                sent = [
+                    await producer.send(
+                        self.settings.topic(SOURCE_TOPICS[e.source.value]),
+                        key=e.event_id.encode(),
+                        value=e.model_dump_json(exclude_none=True).encode(),
+                    )
+                    for e in events
+                ]
+                await asyncio.gather(*sent)
+        except BrokerErrors:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None and self._loop is asyncio.get_running_loop():
-            await producer.stop()
+            with contextlib.suppress(Exception):  # closing what failed: nothing more to do
+                await asyncio.wait_for(producer.stop(), 5)

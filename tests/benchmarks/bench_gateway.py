@@ -98,6 +98,8 @@ async def load(api: str, keys: dict[str, str], evs: list[dict[str, Any]], rate: 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     n = int(args.rate * args.seconds)
+    if args.rate < 0.1 or n < 1:
+        raise BenchFailure("--rate must be at least 0.1 and rate x seconds at least 1")
     evs = list(synthetic_events(n, datetime.now(UTC), args.seed))
     with Stack("gateway") as stack:
         keys = make_keys(stack)
@@ -108,13 +110,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             say(f"  pausing the {len(workers)} workers (SIGSTOP): the gateway alone on the cores")
             for pid in workers:
                 os.kill(pid, signal.SIGSTOP)
-        cpu_before, started = tree_cpu(stack.proc.pid), time.monotonic()
-        results = asyncio.run(load(stack.api, keys, evs, args.rate))
-        cores = cores_used(cpu_before, tree_cpu(stack.proc.pid), time.monotonic() - started)
-        if args.workers == "paused":
-            say("  resuming the workers (SIGCONT); waiting for every 202 in the store")
-            for pid in workers:
-                os.kill(pid, signal.SIGCONT)
+        try:
+            cpu_before, started = tree_cpu(stack.proc.pid), time.monotonic()
+            results = asyncio.run(load(stack.api, keys, evs, args.rate))
+            cores = cores_used(cpu_before, tree_cpu(stack.proc.pid), time.monotonic() - started)
+        finally:  # stopped workers would not stop on SIGTERM either
+            if args.workers == "paused":
+                say("  resuming the workers (SIGCONT); waiting for every 202 in the store")
+                for pid in workers:
+                    os.kill(pid, signal.SIGCONT)
         accepted = {e["event_id"] for e, r in zip(evs, results, strict=True) if r[0] == 202}
         engine = make_engine(stack.db_url)
         drain_started = time.monotonic()

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from services.api.app import create_app
 from services.bootstrap import bootstrap
 from services.ingest.gateway import create_key
-from services.runtime.embedded_broker import free_port
+from services.runtime.embedded_broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from services.store.repository import Store
 from services.topics import ensure_topics
@@ -47,8 +47,9 @@ def gateway(store: Store, broker: str, topic_prefix: str, tmp_path: Path) -> Any
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         yield client, settings
-    publisher = getattr(app.state, "gateway", None)
-    assert publisher is None or publisher._producer is None  # closed on the app's shutdown
+        publisher = getattr(app.state, "gateway", None)
+        producer = publisher._producer if publisher is not None else None
+    assert producer is None or producer._closed  # stopped on the app's shutdown
 
 
 def on_topic(
@@ -163,3 +164,32 @@ def test_no_broker_answers_503_and_the_event_is_not_remembered(
             assert answer.status_code == 503, answer.text
             assert answer.headers["Retry-After"] == "5"
             assert "nothing was accepted" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # about the broker
+def test_a_broker_lost_and_back_answers_503_then_202(
+    store: Store, tmp_path: Path, topic_prefix: str
+) -> None:
+    """The producer that failed is replaced: once the broker is back, the same event is
+    accepted (not refused forever, not taken for a duplicate)."""
+    port = free_port()
+    first = EmbeddedBroker(log_file=tmp_path / "b1.log", port=port)
+    servers = first.start()
+    settings = Settings(
+        kafka_bootstrap_servers=servers, topic_prefix=topic_prefix, data_dir=tmp_path,
+        gateway_ack_seconds=2,
+    )  # fmt: skip
+    ensure_topics(settings, servers)
+    app = create_app(settings, ctx=bootstrap(settings, store=store))
+    key = create_key(store, "EX-EMS-01", datetime.now(UTC), "test vendor")
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {key}"
+        assert client.post("/api/v1/events", json=event("gw-lost-1")).status_code == 202
+        first.stop()
+        lost = client.post("/api/v1/events", json=event("gw-lost-2"))
+        assert lost.status_code == 503, lost.text
+        with EmbeddedBroker(log_file=tmp_path / "b2.log", port=port) as second:
+            ensure_topics(settings, second.bootstrap_servers)
+            back = client.post("/api/v1/events", json=event("gw-lost-2"))
+            assert back.status_code == 202 and back.json()["duplicate"] is False, back.text
+            assert [e["event_id"] for e in on_topic(servers, settings, 1)] == ["gw-lost-2"]
