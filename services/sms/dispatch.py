@@ -4,7 +4,10 @@ Each due text is claimed (state `sending`, committed) before the sender is
 called, and recorded `sent` with Twilio's sid after. A crash in between leaves
 it in `sending`; at start-up `reconcile` asks the sender (Twilio's message list:
 same To, time range, body) whether it went out: found, it is recorded `sent`;
-not found, it is queued again. So no client gets a text twice and none is lost.
+not found, it is queued again. A send that got no answer (a timeout, a dropped
+connection: Twilio may have taken it) stays in `sending` the same way, and a
+running dispatcher checks such texts once they are `CHECK_AFTER` old, before any
+retry. So no client gets a text twice and none is lost.
 
 Every claim re-checks the rules, so a change after a text was queued still
 counts: consent (latest word for that phone in that program), the case's
@@ -12,7 +15,9 @@ outcome, an invalid phone, and quiet hours in the recipient's zone (deferred to
 the next permitted minute, never dropped). Errors: 21610 (opted out) revokes
 consent and is never retried; 21211/21614 mark the phone invalid and flag the
 case; 429/20429, 5xx and network faults are retried with exponential backoff
-and jitter, honouring Retry-After (which also pauses the sender's pace)."""
+and jitter, honouring Retry-After (which also pauses the sender's pace); a
+5xx is taken as not sent (Twilio answered, and answers 201 when it has taken a
+message)."""
 
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from schemas.cases import VisitResult
 from schemas.sms import ConsentSource, TextState
@@ -44,6 +49,8 @@ from services.store.tables import cases, sms_texts
 log = logging.getLogger(__name__)
 
 OPTED_OUT = 21610
+CHECK_AFTER = timedelta(minutes=2)  # a text with no answer is looked up once this old
+CHECK_EVERY_S = 60.0
 INVALID_PHONE = frozenset({21211, 21614})
 
 
@@ -105,6 +112,7 @@ class DispatchStats:
     retried: int = 0
     reconciled_sent: int = 0
     reconciled_requeued: int = 0
+    held_for_check: int = 0
     by_code: dict[int, int] = field(default_factory=dict)
 
 
@@ -124,6 +132,7 @@ class Dispatcher:
         first_backoff_s: float = 5.0,
         max_backoff_s: float = 600.0,
         pacer: Pacer | None = None,
+        check_every_s: float = CHECK_EVERY_S,
     ) -> None:
         self.store, self.cipher, self.programs = store, cipher, programs
         self.sender, self.clock = sender, clock
@@ -131,13 +140,19 @@ class Dispatcher:
         self.concurrency, self.batch, self.max_tries = concurrency, batch, max_tries
         self.first_backoff_s, self.max_backoff_s = first_backoff_s, max_backoff_s
         self.stats = DispatchStats()
+        self._in_flight: set[int] = set()  # claimed here, not yet recorded
+        self.check_every_s = check_every_s
 
     # --- after a crash --------------------------------------------------------------
 
-    async def reconcile(self) -> None:
-        """Settle every text left in `sending`: sent (found at the sender) or queued again."""
-        rows = await asyncio.to_thread(self._sending_rows)
+    async def reconcile(self, older_than: timedelta = timedelta(0)) -> None:
+        """Settle texts left in `sending` (by a crash, or a send that got no answer):
+        sent (found at the sender) or queued again. At start-up every one; while running,
+        those at least `older_than` in `sending` that this dispatcher is not sending."""
+        rows = await asyncio.to_thread(self._sending_rows, self.clock() - older_than)
         for row in rows:
+            if row.id in self._in_flight:
+                continue
             to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
             since = (row.sending_since or row.updated_at) - timedelta(minutes=2)
             found = await self.sender.find_sent(
@@ -145,11 +160,17 @@ class Dispatcher:
             )
             await asyncio.to_thread(self._settle, row.id, found)
 
-    def _sending_rows(self) -> list[Any]:
+    def _sending_rows(self, since_before: datetime) -> list[Any]:
         with self.store.engine.connect() as conn:
             return list(
                 conn.execute(
-                    select(sms_texts).where(sms_texts.c.state == TextState.SENDING.value)
+                    select(sms_texts).where(
+                        sms_texts.c.state == TextState.SENDING.value,
+                        or_(
+                            sms_texts.c.sending_since.is_(None),
+                            sms_texts.c.sending_since <= since_before,
+                        ),
+                    )
                 ).all()
             )
 
@@ -162,6 +183,16 @@ class Dispatcher:
             if found is not None:
                 self._mark_sent(conn, row, found, now)
                 self.stats.reconciled_sent += 1
+            elif row.tries >= self.max_tries:
+                self.stats.failed += 1
+                changes = {
+                    "state": TextState.FAILED.value,
+                    "reason": f"gave up after {row.tries} tries: not found at the sender",
+                    "final_at": now,
+                    "updated_at": now,
+                }
+                conn.execute(update(sms_texts).where(sms_texts.c.id == text_id).values(**changes))
+                announce_text(conn, row, now, **changes)
             else:
                 changes = {
                     "state": TextState.QUEUED.value,
@@ -169,7 +200,7 @@ class Dispatcher:
                     "updated_at": now,
                 }
                 conn.execute(update(sms_texts).where(sms_texts.c.id == text_id).values(**changes))
-                announce_text(conn, row, now, **changes, reason="not sent before a restart")
+                announce_text(conn, row, now, **changes, reason="not found at the sender")
                 self.stats.reconciled_requeued += 1
 
     # --- the loop -------------------------------------------------------------------
@@ -187,6 +218,7 @@ class Dispatcher:
                     await asyncio.sleep(0.02)
                     continue
                 claimed = await asyncio.to_thread(self._claim, self.clock())
+                self._in_flight.update(item.text_id for item in claimed)
                 for item in claimed:
                     await todo.put(item)
                 if not claimed:
@@ -217,15 +249,28 @@ class Dispatcher:
                 finished = item is None
                 if batch:
                     await asyncio.to_thread(self._record, batch)
+                    self._in_flight.difference_update(r.claimed.text_id for r in batch)
+
+        async def checker() -> None:
+            """Texts that got no answer: looked up at the sender once CHECK_AFTER old."""
+            while not stop.is_set():
+                await _wait(stop, self.check_every_s)
+                if stop.is_set():
+                    return
+                try:
+                    await self.reconcile(older_than=CHECK_AFTER)
+                except Exception as exc:  # checked again next time; never fatal
+                    log.warning("could not check unanswered texts: %s", type(exc).__name__)
 
         senders = [asyncio.create_task(sender()) for _ in range(self.concurrency)]
         record_task = asyncio.create_task(recorder())
+        check_task = None if until_idle else asyncio.create_task(checker())
         try:
             await claimer()
             await asyncio.gather(*senders)
         finally:
-            for task in senders:  # after a fault: what was claimed is reconciled next start
-                task.cancel()
+            for task in [*senders, *([check_task] if check_task else [])]:
+                task.cancel()  # after a fault: what was claimed is reconciled next start
             await done.put(None)
             await record_task
 
@@ -355,6 +400,8 @@ class Dispatcher:
                     self.stats.sent += 1
                 elif result.refused is not None:
                     self._refused(conn, row, result.refused, now)
+                elif result.retry is not None and result.retry.maybe_sent:
+                    self._hold_for_check(conn, row, result.retry, now)
                 elif result.retry is not None:
                     self._retry_later(conn, row, result.retry, now)
 
@@ -395,6 +442,19 @@ class Dispatcher:
                     .values(phone_invalid_at=now, updated_at=now, version=cases.c.version + 1)
                 )
             cancel_texts(conn, sms_texts.c.phone_token == row.phone_token, "phone invalid", now)
+
+    def _hold_for_check(
+        self, conn: Connection, row: Any, exc: SendRetryable, now: datetime
+    ) -> None:
+        """No answer: it may have gone out. Stays `sending` until `reconcile` has looked."""
+        self.stats.held_for_check += 1
+        changes = {
+            "error_code": exc.code,
+            "reason": f"{exc.detail}; checking the sender before any retry"[:200],
+            "updated_at": now,
+        }
+        conn.execute(update(sms_texts).where(sms_texts.c.id == row.id).values(**changes))
+        announce_text(conn, row, now, **changes)
 
     def _retry_later(self, conn: Connection, row: Any, exc: SendRetryable, now: datetime) -> None:
         self.stats.by_code[exc.code or exc.http_status or 0] = (

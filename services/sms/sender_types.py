@@ -20,7 +20,11 @@ class SendRefused(Exception):
 
 
 class SendRetryable(Exception):
-    """429/20429, 5xx, a network fault or a timeout: try again later."""
+    """429/20429, 5xx, a network fault or a timeout: try again later.
+
+    `maybe_sent`: the request may have reached the sender and the text gone out (no
+    answer came: a timeout, a dropped connection). Such a text is not retried before
+    the sender's message list has been checked (`Dispatcher.reconcile`)."""
 
     def __init__(
         self,
@@ -28,7 +32,9 @@ class SendRetryable(Exception):
         http_status: int | None,
         detail: str,
         retry_after_s: float | None = None,
+        *,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(f"retryable ({http_status}, code {code}): {detail}")
         self.code, self.http_status, self.detail = code, http_status, detail
-        self.retry_after_s = retry_after_s
+        self.retry_after_s, self.maybe_sent = retry_after_s, maybe_sent

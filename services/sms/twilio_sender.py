@@ -119,8 +119,12 @@ class TwilioSender:
             return await asyncio.wait_for(work, self.timeout_s + 1)
         except TwilioRestException as exc:
             raise _classified(exc, holder) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing reached Twilio
             raise SendRetryable(None, None, f"network fault: {type(exc).__name__}") from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # no answer: it may have
+            raise SendRetryable(
+                None, None, f"no answer: {type(exc).__name__}", maybe_sent=True
+            ) from None
         finally:
             _last_headers.reset(token)
 

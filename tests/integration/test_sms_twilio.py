@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from schemas.sms import TextState
 from services.crypto.fields import FieldCipher
-from services.sms.dispatch import Dispatcher, Pacer
+from services.sms.dispatch import CHECK_AFTER, Dispatcher, Pacer
 from services.sms.sender_types import SendRefused, SendRetryable
 from services.sms.twilio_sender import TwilioSender
 from services.store.repository import Store
@@ -292,3 +292,90 @@ def test_numbers_quoted_by_twilio_never_reach_the_stored_reason() -> None:
     said = "The 'To' number +13045550142 is not a valid phone number. (304) 555-0142"
     assert scrub_numbers(said) == "The 'To' number [number] is not a valid phone number. [number]"
     assert scrub_numbers("code 21211, HTTP 400") == "code 21211, HTTP 400"
+
+
+def test_a_send_with_no_answer_is_checked_at_twilio_not_sent_again(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    """Twilio takes the text but the answer never comes (the client times out): the text
+    stays `sending` until the message list has been checked, then is recorded `sent`
+    with Twilio's sid. The client gets it once."""
+    t = queued_case(store, cipher, tmp_path, fake)
+    fake.script.delay_s = 2.0  # the message is recorded, the answer comes too late
+    impatient = sender(fake, from_number="+13045550100", timeout_s=0.3)
+    d = Dispatcher(store, cipher, t.s.programs, impatient, t.clock, rate_per_s=1000)
+
+    async def send_then_check(after: timedelta) -> None:
+        try:
+            await d.run(until_idle=True)
+            fake.script.delay_s = 0
+            t.s.now += after
+            await d.reconcile(older_than=CHECK_AFTER)
+        finally:
+            await impatient.close()
+
+    run(send_then_check(timedelta(seconds=30)))  # too soon: not checked yet
+    check_in = state_of(t, "check_in")
+    assert check_in.state == TextState.SENDING and "no answer" in check_in.reason
+    assert d.stats.held_for_check == 1 and d.stats.retried == 0
+    run(send_then_check(CHECK_AFTER))
+    check_in = state_of(t, "check_in")
+    assert check_in.state == TextState.SENT and check_in.twilio_sid == fake.messages[0].sid
+    assert len(fake.received_by(PHONE)) == 1, "the client got the text exactly once"
+    assert d.stats.reconciled_sent == 1
+
+
+def test_a_send_that_never_connected_is_retried_without_a_check(
+    store: Store, cipher: FieldCipher, tmp_path: Path
+) -> None:
+    t = queued_case(store, cipher, tmp_path)
+    nobody = TwilioSender(
+        ACCOUNT, TOKEN, from_number="+13045550100", api_base_url="http://127.0.0.1:9"
+    )
+    d = Dispatcher(store, cipher, t.s.programs, nobody, t.clock, rate_per_s=1000)
+
+    async def go() -> None:
+        try:
+            await d.run(until_idle=True)
+        finally:
+            await nobody.close()
+
+    run(go())
+    check_in = state_of(t, "check_in")
+    assert check_in.state == TextState.QUEUED and "network fault" in check_in.reason
+    assert d.stats.retried == 1 and d.stats.held_for_check == 0
+
+
+def test_a_running_dispatcher_checks_unanswered_texts_by_itself(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    """The worker's loop (not a restart) looks the text up once it is CHECK_AFTER old on
+    the injected clock; the check's own period is shortened to keep the test short."""
+    t = queued_case(store, cipher, tmp_path, fake)
+    fake.script.delay_s = 2.0
+    impatient = sender(fake, from_number="+13045550100", timeout_s=0.3)
+    d = Dispatcher(
+        store, cipher, t.s.programs, impatient, t.clock, rate_per_s=1000, check_every_s=0.05
+    )
+
+    async def until(condition: Any) -> None:
+        async with asyncio.timeout(15):
+            while not condition():
+                await asyncio.sleep(0.02)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(d.run(stop))
+        try:
+            await until(lambda: d.stats.held_for_check == 1)
+            fake.script.delay_s = 0
+            t.s.now += CHECK_AFTER
+            await until(lambda: d.stats.reconciled_sent == 1)
+        finally:
+            stop.set()
+            await running
+            await impatient.close()
+
+    run(go())
+    assert state_of(t, "check_in").state == TextState.SENT
+    assert len(fake.received_by(PHONE)) == 1
