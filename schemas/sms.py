@@ -13,10 +13,13 @@ from pydantic import BaseModel, ConfigDict
 
 class TextState(StrEnum):
     """queued -> sending -> sent -> delivered | undelivered | failed; or cancelled
-    (consent revoked, case closed, recipient deceased) before it was sent."""
+    (consent revoked, case closed, recipient deceased) before it was sent. A send that
+    got no answer goes sending -> checking: looked up at the sender before any retry,
+    then sent (found) or queued again."""
 
     QUEUED = "queued"
     SENDING = "sending"
+    CHECKING = "checking"
     SENT = "sent"
     DELIVERED = "delivered"
     UNDELIVERED = "undelivered"

@@ -25,6 +25,7 @@ TWILIO_TO_STATE = {
 RANK = {
     TextState.QUEUED: 0,
     TextState.SENDING: 1,
+    TextState.CHECKING: 1,
     TextState.SENT: 2,
     TextState.DELIVERED: 3,
     TextState.UNDELIVERED: 3,

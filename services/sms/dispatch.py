@@ -5,9 +5,9 @@ called, and recorded `sent` with Twilio's sid after. A crash in between leaves
 it in `sending`; at start-up `reconcile` asks the sender (Twilio's message list:
 same To, time range, body) whether it went out: found, it is recorded `sent`;
 not found, it is queued again. A send that got no answer (a timeout, a dropped
-connection: Twilio may have taken it) stays in `sending` the same way, and a
-running dispatcher checks such texts once they are `CHECK_AFTER` old, before any
-retry. So no client gets a text twice and none is lost.
+connection: Twilio may have taken it) goes to `checking`, and the running
+dispatcher looks it up the same way `CHECK_AFTER` later, before any retry. So no
+client gets a text twice and none is lost.
 
 Every claim re-checks the rules, so a change after a text was queued still
 counts: consent (latest word for that phone in that program), the case's
@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from schemas.cases import VisitResult
 from schemas.sms import ConsentSource, TextState
@@ -49,7 +49,8 @@ from services.store.tables import cases, sms_texts
 log = logging.getLogger(__name__)
 
 OPTED_OUT = 21610
-CHECK_AFTER = timedelta(minutes=2)  # a text with no answer is looked up once this old
+CHECK_AFTER = timedelta(minutes=2)  # a text with no answer is looked up this much later
+UNSETTLED = (TextState.SENDING.value, TextState.CHECKING.value)
 CHECK_EVERY_S = 60.0
 INVALID_PHONE = frozenset({21211, 21614})
 
@@ -140,19 +141,17 @@ class Dispatcher:
         self.concurrency, self.batch, self.max_tries = concurrency, batch, max_tries
         self.first_backoff_s, self.max_backoff_s = first_backoff_s, max_backoff_s
         self.stats = DispatchStats()
-        self._in_flight: set[int] = set()  # claimed here, not yet recorded
         self.check_every_s = check_every_s
 
     # --- after a crash --------------------------------------------------------------
 
-    async def reconcile(self, older_than: timedelta = timedelta(0)) -> None:
-        """Settle texts left in `sending` (by a crash, or a send that got no answer):
-        sent (found at the sender) or queued again. At start-up every one; while running,
-        those at least `older_than` in `sending` that this dispatcher is not sending."""
-        rows = await asyncio.to_thread(self._sending_rows, self.clock() - older_than)
+    async def reconcile(self, *, checking_only: bool = False) -> None:
+        """Settle texts whose fate is unknown: sent (found at the sender) or queued again.
+        At start-up (before any claim) every one in `sending` (left by a crash) or
+        `checking`; while running, the `checking` ones whose check is due (never a text
+        in `sending`: another dispatcher may be sending it right now)."""
+        rows = await asyncio.to_thread(self._unsettled_rows, checking_only)
         for row in rows:
-            if row.id in self._in_flight:
-                continue
             to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
             since = (row.sending_since or row.updated_at) - timedelta(minutes=2)
             found = await self.sender.find_sent(
@@ -160,25 +159,18 @@ class Dispatcher:
             )
             await asyncio.to_thread(self._settle, row.id, found)
 
-    def _sending_rows(self, since_before: datetime) -> list[Any]:
+    def _unsettled_rows(self, checking_only: bool) -> list[Any]:
+        t = sms_texts.c
+        checking = and_(t.state == TextState.CHECKING.value, t.send_after <= self.clock())
+        which = checking if checking_only else t.state.in_(UNSETTLED)
         with self.store.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(sms_texts).where(
-                        sms_texts.c.state == TextState.SENDING.value,
-                        or_(
-                            sms_texts.c.sending_since.is_(None),
-                            sms_texts.c.sending_since <= since_before,
-                        ),
-                    )
-                ).all()
-            )
+            return list(conn.execute(select(sms_texts).where(which)).all())
 
     def _settle(self, text_id: int, found: SentMessage | None) -> None:
         now = self.clock()
         with self.store.transaction() as conn:
             row = conn.execute(select(sms_texts).where(sms_texts.c.id == text_id)).one()
-            if row.state != TextState.SENDING.value:
+            if row.state not in UNSETTLED:
                 return
             if found is not None:
                 self._mark_sent(conn, row, found, now)
@@ -218,7 +210,6 @@ class Dispatcher:
                     await asyncio.sleep(0.02)
                     continue
                 claimed = await asyncio.to_thread(self._claim, self.clock())
-                self._in_flight.update(item.text_id for item in claimed)
                 for item in claimed:
                     await todo.put(item)
                 if not claimed:
@@ -249,16 +240,15 @@ class Dispatcher:
                 finished = item is None
                 if batch:
                     await asyncio.to_thread(self._record, batch)
-                    self._in_flight.difference_update(r.claimed.text_id for r in batch)
 
         async def checker() -> None:
-            """Texts that got no answer: looked up at the sender once CHECK_AFTER old."""
+            """Texts that got no answer: looked up at the sender when their check is due."""
             while not stop.is_set():
                 await _wait(stop, self.check_every_s)
                 if stop.is_set():
                     return
                 try:
-                    await self.reconcile(older_than=CHECK_AFTER)
+                    await self.reconcile(checking_only=True)
                 except Exception as exc:  # checked again next time; never fatal
                     log.warning("could not check unanswered texts: %s", type(exc).__name__)
 
@@ -446,9 +436,12 @@ class Dispatcher:
     def _hold_for_check(
         self, conn: Connection, row: Any, exc: SendRetryable, now: datetime
     ) -> None:
-        """No answer: it may have gone out. Stays `sending` until `reconcile` has looked."""
+        """No answer: it may have gone out. `checking` until `reconcile` has looked, which
+        the running dispatcher does CHECK_AFTER from now (`send_after` holds that time)."""
         self.stats.held_for_check += 1
         changes = {
+            "state": TextState.CHECKING.value,
+            "send_after": now + CHECK_AFTER,
             "error_code": exc.code,
             "reason": f"{exc.detail}; checking the sender before any retry"[:200],
             "updated_at": now,

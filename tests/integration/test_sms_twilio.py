@@ -298,7 +298,7 @@ def test_a_send_with_no_answer_is_checked_at_twilio_not_sent_again(
     store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
 ) -> None:
     """Twilio takes the text but the answer never comes (the client times out): the text
-    stays `sending` until the message list has been checked, then is recorded `sent`
+    is `checking` until the message list has been looked at, then is recorded `sent`
     with Twilio's sid. The client gets it once."""
     t = queued_case(store, cipher, tmp_path, fake)
     fake.script.delay_s = 2.0  # the message is recorded, the answer comes too late
@@ -310,13 +310,13 @@ def test_a_send_with_no_answer_is_checked_at_twilio_not_sent_again(
             await d.run(until_idle=True)
             fake.script.delay_s = 0
             t.s.now += after
-            await d.reconcile(older_than=CHECK_AFTER)
+            await d.reconcile(checking_only=True)
         finally:
             await impatient.close()
 
     run(send_then_check(timedelta(seconds=30)))  # too soon: not checked yet
     check_in = state_of(t, "check_in")
-    assert check_in.state == TextState.SENDING and "no answer" in check_in.reason
+    assert check_in.state == TextState.CHECKING and "no answer" in check_in.reason
     assert d.stats.held_for_check == 1 and d.stats.retried == 0
     run(send_then_check(CHECK_AFTER))
     check_in = state_of(t, "check_in")
@@ -349,8 +349,8 @@ def test_a_send_that_never_connected_is_retried_without_a_check(
 def test_a_running_dispatcher_checks_unanswered_texts_by_itself(
     store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
 ) -> None:
-    """The worker's loop (not a restart) looks the text up once it is CHECK_AFTER old on
-    the injected clock; the check's own period is shortened to keep the test short."""
+    """The worker's loop (not a restart) looks the text up CHECK_AFTER later on the
+    injected clock; the check's own period is shortened to keep the test short."""
     t = queued_case(store, cipher, tmp_path, fake)
     fake.script.delay_s = 2.0
     impatient = sender(fake, from_number="+13045550100", timeout_s=0.3)
@@ -379,3 +379,25 @@ def test_a_running_dispatcher_checks_unanswered_texts_by_itself(
     run(go())
     assert state_of(t, "check_in").state == TextState.SENT
     assert len(fake.received_by(PHONE)) == 1
+
+
+def test_the_running_check_never_touches_a_text_being_sent(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    """A text in `sending` may sit in another dispatcher's send queue: only a restart's
+    reconcile (no sends in flight) may settle it, never the running check."""
+    t = queued_case(store, cipher, tmp_path, fake)
+    other = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
+    assert len(other._claim(t.s.now)) == 1  # `sending`, in the other's queue
+    t.s.now += timedelta(hours=1)
+    d = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
+
+    async def check() -> None:
+        try:
+            await d.reconcile(checking_only=True)
+        finally:
+            await d.sender.close()  # type: ignore[attr-defined]
+
+    run(check())
+    assert state_of(t, "check_in").state == TextState.SENDING
+    assert fake.requests == [] and d.stats.reconciled_requeued == 0
