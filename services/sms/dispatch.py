@@ -15,9 +15,7 @@ outcome, an invalid phone, and quiet hours in the recipient's zone (deferred to
 the next permitted minute, never dropped). Errors: 21610 (opted out) revokes
 consent and is never retried; 21211/21614 mark the phone invalid and flag the
 case; 429/20429, 5xx and network faults are retried with exponential backoff
-and jitter, honouring Retry-After (which also pauses the sender's pace); a 401
-(our credentials refused) pauses every send a minute and the texts wait
-without using up their tries; a
+and jitter, honouring Retry-After (which also pauses the sender's pace); a
 5xx is taken as not sent (Twilio answered, and answers 201 when it has taken a
 message)."""
 
@@ -455,20 +453,9 @@ class Dispatcher:
         self.stats.by_code[exc.code or exc.http_status or 0] = (
             self.stats.by_code.get(exc.code or exc.http_status or 0, 0) + 1
         )
-        if not exc.counts_as_try:  # our fault (credentials): the text waits, tries kept
-            self.stats.retried += 1
-            changes: dict[str, Any] = {
-                "state": TextState.QUEUED.value,
-                "sending_since": None,
-                "tries": row.tries - 1,
-                "send_after": now + timedelta(seconds=exc.retry_after_s or self.first_backoff_s),
-                "error_code": exc.code,
-                "reason": f"waiting: {exc.detail}"[:200],
-                "updated_at": now,
-            }
-        elif row.tries >= self.max_tries:
+        if row.tries >= self.max_tries:
             self.stats.failed += 1
-            changes = {
+            changes: dict[str, Any] = {
                 "state": TextState.FAILED.value,
                 "error_code": exc.code,
                 "reason": f"gave up after {row.tries} tries: {exc.detail}"[:200],

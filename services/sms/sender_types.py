@@ -24,9 +24,7 @@ class SendRetryable(Exception):
 
     `maybe_sent`: the request may have reached the sender and the text gone out (no
     answer came: a timeout, a dropped connection). Such a text is not retried before
-    the sender's message list has been checked (`Dispatcher.reconcile`).
-    `counts_as_try=False`: the fault is ours, not the text's (the sender refused our
-    credentials): the text waits without using up its tries."""
+    the sender's message list has been checked (`Dispatcher.reconcile`)."""
 
     def __init__(
         self,
@@ -36,9 +34,7 @@ class SendRetryable(Exception):
         retry_after_s: float | None = None,
         *,
         maybe_sent: bool = False,
-        counts_as_try: bool = True,
     ) -> None:
         super().__init__(f"retryable ({http_status}, code {code}): {detail}")
         self.code, self.http_status, self.detail = code, http_status, detail
         self.retry_after_s, self.maybe_sent = retry_after_s, maybe_sent
-        self.counts_as_try = counts_as_try

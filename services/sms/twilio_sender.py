@@ -4,8 +4,7 @@
 gateway, or the local server the tests run): `Domain.base_url` is a public
 attribute of twilio-python, so no part of the library is patched. Twilio's
 errors become `SendRefused` (never retried) or `SendRetryable` (429/20429,
-5xx, network faults, timeouts, and 401: our credentials refused, so texts wait
-without using up their tries), with Retry-After read from the response: a
+5xx, network faults, timeouts), with Retry-After read from the response: a
 small subclass of `AsyncTwilioHttpClient` keeps each call's response headers
 in a context variable, so concurrent sends never see each other's. Neither the
 number nor the text is ever logged: only sids and codes."""
@@ -29,7 +28,6 @@ from services.sms.sender_types import SendRefused, SendRetryable, SentMessage
 
 log = logging.getLogger(__name__)
 RATE_LIMITED = 20429
-CREDENTIALS_WAIT_S = 60.0  # a refused account (401): every send pauses this long, tries kept
 _last_headers: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "twilio_last_headers", default=None
 )
@@ -150,9 +148,6 @@ def _classified(exc: TwilioRestException, headers: dict[str, str]) -> Exception:
     code = int(exc.code) if isinstance(exc.code, int) and exc.code != status else None
     detail = scrub_numbers(str(exc.msg))[:160]
     log.warning("Twilio answered %s (code %s)", status, code)
-    if status == 401:
-        log.error("Twilio refused the account's credentials (%s): texts wait until fixed", status)
-        return SendRetryable(code, status, detail, CREDENTIALS_WAIT_S, counts_as_try=False)
     if status == 429 or code == RATE_LIMITED:
         return SendRetryable(code, status, detail, _retry_after(headers))
     if status >= 500:

@@ -62,12 +62,11 @@ def test_a_text_goes_over_http_with_the_form_twilio_expects(fake: FakeTwilio) ->
     assert "From" not in fake.messages[1].form
 
 
-def test_wrong_credentials_make_texts_wait_without_using_tries(fake: FakeTwilio) -> None:
+def test_wrong_credentials_are_refused(fake: FakeTwilio) -> None:
     bad = TwilioSender(ACCOUNT, "wrong", from_number="+13045550100", api_base_url=fake.base_url)
-    with pytest.raises(SendRetryable) as caught:
+    with pytest.raises(SendRefused) as caught:
         run(send_once(bad, "+13045550142", "Hi"))
     assert caught.value.http_status == 401 and fake.messages == []
-    assert not caught.value.counts_as_try and caught.value.retry_after_s == 60
 
 
 @pytest.mark.parametrize("code", [21610, 21211, 21614])
@@ -402,31 +401,3 @@ def test_the_running_check_never_touches_a_text_being_sent(
     run(check())
     assert state_of(t, "check_in").state == TextState.SENDING
     assert fake.requests == [] and d.stats.reconciled_requeued == 0
-
-
-def test_a_refused_account_holds_the_texts_until_the_credentials_are_fixed(
-    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
-) -> None:
-    """A rotated auth token must not fail a day of texts: each waits, its tries kept,
-    and goes once the credentials are right again."""
-    t = queued_case(store, cipher, tmp_path, fake)
-    for _ in range(12):  # more rounds than max_tries (8)
-        bad = TwilioSender(ACCOUNT, "rotated", from_number="+13045550100",
-                           api_base_url=fake.base_url)  # fmt: skip
-        d = Dispatcher(store, cipher, t.s.programs, bad, t.clock, rate_per_s=1000)
-
-        async def go(d: Dispatcher = d, bad: TwilioSender = bad) -> None:
-            try:
-                await d.run(until_idle=True)
-            finally:
-                await bad.close()
-
-        run(go())
-        check_in = state_of(t, "check_in")
-        assert (check_in.state, check_in.tries) == (TextState.QUEUED, 0), check_in.reason
-        assert check_in.send_after >= t.s.now + timedelta(seconds=60)
-        t.s.now = check_in.send_after
-    dispatch_with(t, fake)
-    check_in = state_of(t, "check_in")
-    assert (check_in.state, check_in.tries) == (TextState.SENT, 1)
-    assert len(fake.received_by(PHONE)) == 1
