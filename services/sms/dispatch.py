@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from schemas.cases import VisitResult
 from schemas.sms import ConsentSource, TextState
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 OPTED_OUT = 21610
 CHECK_AFTER = timedelta(minutes=2)  # a text with no answer is looked up this much later
-UNSETTLED = (TextState.SENDING.value, TextState.CHECKING.value)
 CHECK_EVERY_S = 60.0
 INVALID_PHONE = frozenset({21211, 21614})
 
@@ -147,9 +146,10 @@ class Dispatcher:
 
     async def reconcile(self, *, checking_only: bool = False) -> None:
         """Settle texts whose fate is unknown: sent (found at the sender) or queued again.
-        At start-up (before any claim) every one in `sending` (left by a crash) or
-        `checking`; while running, the `checking` ones whose check is due (never a text
-        in `sending`: another dispatcher may be sending it right now)."""
+        At start-up (before any claim) every one in `sending` (left by a crash) and the
+        `checking` ones whose check is due; while running, only those `checking` ones
+        (never a text in `sending`: another dispatcher may be sending it right now). A
+        row another dispatcher settled meanwhile is left as that one left it."""
         rows = await asyncio.to_thread(self._unsettled_rows, checking_only)
         for row in rows:
             to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
@@ -157,21 +157,32 @@ class Dispatcher:
             found = await self.sender.find_sent(
                 to, row.body, since, self.clock() + timedelta(minutes=2)
             )
-            await asyncio.to_thread(self._settle, row.id, found)
+            await asyncio.to_thread(self._settle, row, found)
 
     def _unsettled_rows(self, checking_only: bool) -> list[Any]:
         t = sms_texts.c
         checking = and_(t.state == TextState.CHECKING.value, t.send_after <= self.clock())
-        which = checking if checking_only else t.state.in_(UNSETTLED)
+        which = checking if checking_only else or_(t.state == TextState.SENDING.value, checking)
         with self.store.engine.connect() as conn:
             return list(conn.execute(select(sms_texts).where(which)).all())
 
-    def _settle(self, text_id: int, found: SentMessage | None) -> None:
-        now = self.clock()
+    def _settle(self, seen: Any, found: SentMessage | None) -> None:
+        """Only if the row is still as `seen` when it was looked up: the update that
+        checks so also holds the row (PostgreSQL) until this transaction ends."""
+        now, text_id = self.clock(), seen.id
         with self.store.transaction() as conn:
-            row = conn.execute(select(sms_texts).where(sms_texts.c.id == text_id)).one()
-            if row.state not in UNSETTLED:
+            still = conn.execute(
+                update(sms_texts)
+                .where(
+                    sms_texts.c.id == text_id,
+                    sms_texts.c.state == seen.state,
+                    sms_texts.c.updated_at == seen.updated_at,
+                )
+                .values(updated_at=now)
+            ).rowcount
+            if still != 1:  # settled, claimed or sent by another dispatcher meanwhile
                 return
+            row = conn.execute(select(sms_texts).where(sms_texts.c.id == text_id)).one()
             if found is not None:
                 self._mark_sent(conn, row, found, now)
                 self.stats.reconciled_sent += 1
@@ -261,6 +272,8 @@ class Dispatcher:
         finally:
             for task in [*senders, *([check_task] if check_task else [])]:
                 task.cancel()  # after a fault: what was claimed is reconciled next start
+            if check_task is not None:
+                await asyncio.gather(check_task, return_exceptions=True)
             await done.put(None)
             await record_task
 

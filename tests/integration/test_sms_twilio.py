@@ -401,3 +401,59 @@ def test_the_running_check_never_touches_a_text_being_sent(
     run(check())
     assert state_of(t, "check_in").state == TextState.SENDING
     assert fake.requests == [] and d.stats.reconciled_requeued == 0
+
+
+def unanswered(t: Texting, fake: FakeTwilio) -> Dispatcher:
+    """The check-in sent with no answer: `checking`, its check due CHECK_AFTER later."""
+    fake.script.delay_s = 2.0
+    impatient = sender(fake, from_number="+13045550100", timeout_s=0.3)
+    d = Dispatcher(t.store, t.cipher, t.s.programs, impatient, t.clock, rate_per_s=1000)
+
+    async def go() -> None:
+        try:
+            await d.run(until_idle=True)
+        finally:
+            await impatient.close()
+
+    run(go())
+    fake.script.delay_s = 0
+    assert state_of(t, "check_in").state == TextState.CHECKING
+    return d
+
+
+def test_a_restart_checks_an_unanswered_text_only_when_its_check_is_due(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    t = queued_case(store, cipher, tmp_path, fake)
+    unanswered(t, fake)
+    restarted = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
+
+    async def start() -> None:
+        try:
+            await restarted.reconcile()
+        finally:
+            await restarted.sender.close()  # type: ignore[attr-defined]
+
+    run(start())  # 0 s after: Twilio's list may not show it yet
+    assert state_of(t, "check_in").state == TextState.CHECKING
+    t.s.now += CHECK_AFTER
+    run(start())
+    assert state_of(t, "check_in").state == TextState.SENT
+    assert len(fake.received_by(PHONE)) == 1
+
+
+def test_a_check_settles_nothing_another_dispatcher_settled_meanwhile(
+    store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
+) -> None:
+    """Two checkers saw the same `checking` text: one found nothing and the text was
+    claimed again; the other's late "not found" must not queue it a second time."""
+    t = queued_case(store, cipher, tmp_path, fake)
+    d = unanswered(t, fake)
+    t.s.now += CHECK_AFTER
+    (seen,) = d._unsettled_rows(checking_only=True)
+    fake.messages.clear()  # as if Twilio had not taken it: the first checker requeues
+    d._settle(seen, None)
+    assert len(d._claim(t.s.now)) == 1  # and it is claimed again, `sending`
+    d._settle(seen, None)  # the second checker, late, with what it saw before
+    check_in = state_of(t, "check_in")
+    assert check_in.state == TextState.SENDING and d.stats.reconciled_requeued == 1
