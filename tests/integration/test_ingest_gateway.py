@@ -3,7 +3,9 @@ the broker acknowledged, 422/413, duplicates, NEMSIS uploads."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,14 +44,21 @@ def gateway(store: Store, broker: str, topic_prefix: str, tmp_path: Path) -> Any
         max_event_bytes=4096, gateway_max_batch_bytes=64 * 1024,
     )  # fmt: skip
     ensure_topics(settings, broker)
+    with agency_client(store, settings) as client:
+        yield client, settings
+        publisher = getattr(client.app.state, "gateway", None)
+        producer = publisher._producer if publisher is not None else None
+    assert producer is None or producer._closed  # stopped on the app's shutdown
+
+
+@contextlib.contextmanager
+def agency_client(store: Store, settings: Settings) -> Iterator[TestClient]:
+    """The API with its lifespan, signed in with a new key of agency EX-EMS-01."""
     app = create_app(settings, ctx=bootstrap(settings, store=store))
     key = create_key(store, "EX-EMS-01", datetime.now(UTC), "test vendor")
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {key}"
-        yield client, settings
-        publisher = getattr(app.state, "gateway", None)
-        producer = publisher._producer if publisher is not None else None
-    assert producer is None or producer._closed  # stopped on the app's shutdown
+        yield client
 
 
 def on_topic(
@@ -155,10 +164,7 @@ def test_no_broker_answers_503_and_the_event_is_not_remembered(
     """Nothing listens on the port: 503 with Retry-After, and the same event sent again
     later is not taken for a duplicate of one that was never accepted."""
     settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", data_dir=tmp_path)
-    app = create_app(settings, ctx=bootstrap(settings, store=store))
-    key = create_key(store, "EX-EMS-01", datetime.now(UTC), "test vendor")
-    with TestClient(app) as client:
-        client.headers["Authorization"] = f"Bearer {key}"
+    with agency_client(store, settings) as client:
         for _ in range(2):
             answer = client.post("/api/v1/events", json=event("gw-nobroker"))
             assert answer.status_code == 503, answer.text
@@ -180,10 +186,7 @@ def test_a_broker_lost_and_back_answers_503_then_202(
         gateway_ack_seconds=2,
     )  # fmt: skip
     ensure_topics(settings, servers)
-    app = create_app(settings, ctx=bootstrap(settings, store=store))
-    key = create_key(store, "EX-EMS-01", datetime.now(UTC), "test vendor")
-    with TestClient(app) as client:
-        client.headers["Authorization"] = f"Bearer {key}"
+    with agency_client(store, settings) as client:
         assert client.post("/api/v1/events", json=event("gw-lost-1")).status_code == 202
         first.stop()
         lost = client.post("/api/v1/events", json=event("gw-lost-2"))

@@ -113,7 +113,11 @@ def test_find_sent_looks_up_by_number_body_and_time(fake: FakeTwilio) -> None:
 
 
 def dispatch_with(t: Texting, fake: FakeTwilio, **options: Any) -> Dispatcher:
-    s = sender(fake)
+    return dispatch_through(t, sender(fake), **options)
+
+
+def dispatch_through(t: Texting, s: TwilioSender, **options: Any) -> Dispatcher:
+    """A dispatcher run until nothing is due, through this sender (then closed)."""
     d = Dispatcher(t.store, t.cipher, t.s.programs, s, t.clock, rate_per_s=1000, **options)
 
     async def go() -> None:
@@ -124,6 +128,18 @@ def dispatch_with(t: Texting, fake: FakeTwilio, **options: Any) -> Dispatcher:
 
     run(go())
     return d
+
+
+def reconcile_with(d: Dispatcher, *, checking_only: bool) -> None:
+    """`d.reconcile` as at start-up or as the running check; the sender closed after."""
+
+    async def go() -> None:
+        try:
+            await d.reconcile(checking_only=checking_only)
+        finally:
+            await d.sender.close()  # type: ignore[attr-defined]
+
+    run(go())
 
 
 def queued_case(
@@ -301,24 +317,14 @@ def test_a_send_with_no_answer_is_checked_at_twilio_not_sent_again(
     is `checking` until the message list has been looked at, then is recorded `sent`
     with Twilio's sid. The client gets it once."""
     t = queued_case(store, cipher, tmp_path, fake)
-    fake.script.delay_s = 2.0  # the message is recorded, the answer comes too late
-    impatient = sender(fake, from_number="+13045550100", timeout_s=0.3)
-    d = Dispatcher(store, cipher, t.s.programs, impatient, t.clock, rate_per_s=1000)
-
-    async def send_then_check(after: timedelta) -> None:
-        try:
-            await d.run(until_idle=True)
-            fake.script.delay_s = 0
-            t.s.now += after
-            await d.reconcile(checking_only=True)
-        finally:
-            await impatient.close()
-
-    run(send_then_check(timedelta(seconds=30)))  # too soon: not checked yet
+    d = unanswered(t, fake)
+    t.s.now += timedelta(seconds=30)
+    reconcile_with(d, checking_only=True)  # too soon: not checked yet
     check_in = state_of(t, "check_in")
     assert check_in.state == TextState.CHECKING and "no answer" in check_in.reason
     assert d.stats.held_for_check == 1 and d.stats.retried == 0
-    run(send_then_check(CHECK_AFTER))
+    t.s.now += CHECK_AFTER
+    reconcile_with(d, checking_only=True)
     check_in = state_of(t, "check_in")
     assert check_in.state == TextState.SENT and check_in.twilio_sid == fake.messages[0].sid
     assert len(fake.received_by(PHONE)) == 1, "the client got the text exactly once"
@@ -332,15 +338,7 @@ def test_a_send_that_never_connected_is_retried_without_a_check(
     nobody = TwilioSender(
         ACCOUNT, TOKEN, from_number="+13045550100", api_base_url="http://127.0.0.1:9"
     )
-    d = Dispatcher(store, cipher, t.s.programs, nobody, t.clock, rate_per_s=1000)
-
-    async def go() -> None:
-        try:
-            await d.run(until_idle=True)
-        finally:
-            await nobody.close()
-
-    run(go())
+    d = dispatch_through(t, nobody)
     check_in = state_of(t, "check_in")
     assert check_in.state == TextState.QUEUED and "network fault" in check_in.reason
     assert d.stats.retried == 1 and d.stats.held_for_check == 0
@@ -391,31 +389,15 @@ def test_the_running_check_never_touches_a_text_being_sent(
     assert len(other._claim(t.s.now)) == 1  # `sending`, in the other's queue
     t.s.now += timedelta(hours=1)
     d = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
-
-    async def check() -> None:
-        try:
-            await d.reconcile(checking_only=True)
-        finally:
-            await d.sender.close()  # type: ignore[attr-defined]
-
-    run(check())
+    reconcile_with(d, checking_only=True)
     assert state_of(t, "check_in").state == TextState.SENDING
     assert fake.requests == [] and d.stats.reconciled_requeued == 0
 
 
 def unanswered(t: Texting, fake: FakeTwilio) -> Dispatcher:
     """The check-in sent with no answer: `checking`, its check due CHECK_AFTER later."""
-    fake.script.delay_s = 2.0
-    impatient = sender(fake, from_number="+13045550100", timeout_s=0.3)
-    d = Dispatcher(t.store, t.cipher, t.s.programs, impatient, t.clock, rate_per_s=1000)
-
-    async def go() -> None:
-        try:
-            await d.run(until_idle=True)
-        finally:
-            await impatient.close()
-
-    run(go())
+    fake.script.delay_s = 2.0  # the message is recorded, the answer comes too late
+    d = dispatch_through(t, sender(fake, from_number="+13045550100", timeout_s=0.3))
     fake.script.delay_s = 0
     assert state_of(t, "check_in").state == TextState.CHECKING
     return d
@@ -427,17 +409,10 @@ def test_a_restart_checks_an_unanswered_text_only_when_its_check_is_due(
     t = queued_case(store, cipher, tmp_path, fake)
     unanswered(t, fake)
     restarted = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
-
-    async def start() -> None:
-        try:
-            await restarted.reconcile()
-        finally:
-            await restarted.sender.close()  # type: ignore[attr-defined]
-
-    run(start())  # 0 s after: Twilio's list may not show it yet
+    reconcile_with(restarted, checking_only=False)  # 0 s after: Twilio may not list it yet
     assert state_of(t, "check_in").state == TextState.CHECKING
     t.s.now += CHECK_AFTER
-    run(start())
+    reconcile_with(restarted, checking_only=False)
     assert state_of(t, "check_in").state == TextState.SENT
     assert len(fake.received_by(PHONE)) == 1
 
