@@ -84,6 +84,8 @@ class CaseDetail(BaseModel):
     missed: bool = False
     callback_requested: bool = False
     phone_invalid: bool = False
+    possible_death: bool = False  # a fatal report may be this person: confirm or dismiss
+    merged_into: str | None = None  # closed because it was merged into this case
     owner: str | None = None
     assigned_team_id: str | None = None
     assigned_shift_start: datetime | None = None
@@ -119,6 +121,15 @@ class OutcomeCreate(BaseModel):
 
     outcome: VisitResult
     referral: Referral | None = None
+
+
+class DeathDecision(BaseModel):
+    """A coordinator's word on a possible death: `confirm` closes every open case of the
+    person as deceased; `dismiss` clears the flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Annotated[str, Field(pattern="^(confirm|dismiss)$")]
 
 
 class ReviewView(BaseModel):

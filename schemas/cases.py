@@ -41,6 +41,17 @@ class VisitResult(StrEnum):
         return self.value.startswith("contacted_")
 
 
+MERGED_INTO = "merged_into"  # the outcome of a case merged into another (`merged_into` names it)
+
+
+def visit_outcome(value: str | None) -> VisitResult | None:
+    """A stored outcome as the visit result it is; None when there is none or when the
+    case was merged into another (its follow-up goes on in that case)."""
+    if value is None or value == MERGED_INTO:
+        return None
+    return VisitResult(value)
+
+
 class Referral(StrEnum):
     DETOX = "detox"
     CLINICAL_STABILIZATION = "clinical_stabilization"
@@ -63,6 +74,8 @@ class CaseEventKind(StrEnum):
     MISSED = "missed"
     CLOSED = "closed"
     ASSIGNED = "assigned"  # claimed, assigned or released: `detail` names the owner
+    POSSIBLE_DEATH = "possible_death"  # a fatal report may be this person: to confirm
+    MERGED = "merged"  # another open case of the same person was merged into this one
 
 
 class EventRef(BaseModel):
@@ -106,6 +119,7 @@ class CaseEvent(BaseModel):
     planned: PlannedVisit | None = None
     at_risk_reason: str | None = None
     missed: bool = False
+    possible_death: bool = False
     events: list[EventRef] = Field(default_factory=list)
     detail: dict[str, str | int | float | None] = Field(default_factory=dict)
 
@@ -129,6 +143,7 @@ class QueueItem(BaseModel):
     attempts: int = 0
     callback_requested: bool = False  # the client replied to a text: call them back
     phone_invalid: bool = False  # Twilio said the number cannot take texts
+    possible_death: bool = False  # a fatal report may be this person: a coordinator confirms
     events: list[EventRef]
     version: int = 1  # the case's ETag: send it back in If-Match to change the case
     owner: str | None = None  # the username of the one member who owns the case

@@ -40,6 +40,7 @@ class ConsentSource(StrEnum):
     TWILIO_21610 = "twilio_21610"  # Twilio says the number unsubscribed
     COORDINATOR = "coordinator"
     OUTCOME = "outcome"  # an outcome that ends contact
+    DECEASED = "deceased"  # a fatal report of the person: never a text for them again
 
 
 class OutboundText(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 
-from services.clock import Clock, system_clock
+from services.clock import Clock, shifted_clock
 from services.crypto.fields import FieldCipher
 from services.crypto.keys import KeyError_, KeyRing, development_keyring, keyring_from_text
 from services.ingest.screening import ScreeningRules
@@ -69,7 +69,7 @@ def bootstrap(
     return Context(
         settings=settings,
         programs=programs if programs is not None else load_programs(settings.programs_file),
-        clock=clock or system_clock,
+        clock=clock or shifted_clock(settings.clock_offset_seconds),
         rules=ScreeningRules(
             max_bytes=settings.max_event_bytes,
             future_tolerance=timedelta(minutes=settings.future_tolerance_minutes),

@@ -152,7 +152,7 @@ def _publish_nemsis(args: argparse.Namespace, settings: Any, servers: str) -> in
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from services.clock import system_clock
+    from services.clock import shifted_clock
     from services.ingest.publisher import make_producer, publish_lines
     from services.runtime.run_files import bootstrap_servers
     from services.simulation.synthetic import synthetic_events
@@ -163,7 +163,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     sent = failed = 0
     start = time.monotonic()
     with tqdm(total=args.count, unit="event", file=sys.stderr) as bar:
-        for n, event in enumerate(synthetic_events(args.count, system_clock(), args.seed)):
+        for n, event in enumerate(
+            synthetic_events(args.count, shifted_clock(settings.clock_offset_seconds)(), args.seed)
+        ):
             lag = start + n * interval - time.monotonic()
             if lag > 0:
                 time.sleep(lag)

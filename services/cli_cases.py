@@ -5,6 +5,7 @@ printed: cases and persons are shown by id."""
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -116,13 +117,11 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
                 select(match_reviews.c.program_id).where(match_reviews.c.id == args.review_id)
             ).scalar()
         program = ctx.programs.get(program_id) if program_id else None
-        link_review(
-            ctx.store,
-            args.review_id,
-            actor=args.by,
-            now=ctx.clock(),
-            rules=program.tiers if program else _default_tiers(),
-        )
+        if program is None:
+            print(f"error: review {args.review_id}: no such review, or its program is not "
+                  "in the programs file", file=sys.stderr)  # fmt: skip
+            return 2
+        link_review(ctx.store, args.review_id, actor=args.by, now=ctx.clock(), program=program)
         print(f"review {args.review_id}: linked")
     else:
         keep_apart(ctx.store, args.review_id, actor=args.by, now=ctx.clock())

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         default=None, description="Secure cookies; unset = on in production only"
     )
     live_poll_seconds: float = Field(default=1.0, gt=0, le=60, description="live page updates")
+    clock_offset_seconds: float = Field(
+        default=0.0,
+        ge=-10 * 365 * 86400,
+        le=10 * 365 * 86400,
+        description="development and tests only: every process runs this far from real time",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
@@ -123,6 +129,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"QRT_ENVIRONMENT=production needs {', '.join(missing)} to be set; "
                     "the development defaults are not for real data"
+                )
+            if self.clock_offset_seconds:
+                raise ValueError(
+                    "QRT_CLOCK_OFFSET_SECONDS is for development and tests; production runs "
+                    "on the real clock"
                 )
         return self
 

@@ -17,6 +17,27 @@ from services.crypto.keys import keyring_from_text, new_key_text
 from services.runtime.embedded_broker import EmbeddedBroker
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
+from tests import wall_clock
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-at",
+        metavar="HH:MM",
+        help="run every process and test clock as if it were this time of day in "
+        "America/New_York today (sets QRT_CLOCK_OFFSET_SECONDS for the session)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    at = config.getoption("--clock-at")
+    if at:
+        os.environ[wall_clock.OFFSET_VARIABLE] = str(wall_clock.offset_for(at))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"clock: {wall_clock.now().astimezone(wall_clock.ZONE).isoformat()} (New York)"
+
 
 PG_ADMIN_URL = os.environ.get(
     "QRT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

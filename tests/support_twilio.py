@@ -18,11 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests import wall_clock
 
 PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
 
@@ -64,7 +66,7 @@ class FakeTwilio:
     def __init__(self, account_sid: str, auth_token: str) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
         self.script = Script()
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # a test may inject its own
+        self.clock: Callable[[], datetime] = wall_clock.now  # a test may inject its own
         self.messages: list[Received] = []
         self.requests: list[tuple[str, str, int]] = []  # method, path, answer status
         self.lock = threading.Lock()

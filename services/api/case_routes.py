@@ -104,7 +104,7 @@ def get_queue(
         caller, tier, status, team, at_risk, missed, callback_requested, owner, ctx
     )
     with ctx.store.engine.connect() as conn:
-        return queue_page(conn, program_id, filters, limit=limit, offset=offset)
+        return queue_page(conn, program_id, filters, limit=limit, offset=offset, now=ctx.clock())
 
 
 @router.get(

@@ -31,7 +31,7 @@ def plans_for(
     except OverflowError:
         raise HTTPException(status_code=422, detail="`start` + `days` is out of range") from None
     with ctx.store.engine.connect() as conn:
-        return shift_plans(conn, program_id, team_id=team, start=begin, end=end)
+        return shift_plans(conn, program_id, team_id=team, start=begin, end=end, now=ctx.clock())
 
 
 @router.get(
@@ -101,11 +101,13 @@ def decide_review(ctx: Context, caller: Caller, review_id: int, decision: str) -
         raise HTTPException(status_code=404, detail=f"no review {review_id}")
     require(caller, row.program_id, Capability.REVIEW)
     program = ctx.programs.get(row.program_id)
+    if program is None:
+        raise HTTPException(status_code=409, detail=f"program {row.program_id} is not configured")
     try:
         if decision == "link":
             reviews.link_review(
                 ctx.store, review_id, actor=caller.principal.actor, now=ctx.clock(),
-                rules=program.tiers if program else reviews.OtherHistoryTiers(),
+                program=program,
             )  # fmt: skip
         else:
             reviews.keep_apart(ctx.store, review_id, actor=caller.principal.actor, now=ctx.clock())

@@ -1,25 +1,30 @@
 """Open follow-up cases from routed events: one case per eligible non-fatal overdose.
 
-Per batch, in one transaction:
+Per batch, in one transaction (the programs' state rows locked first: the store's
+one lock order, services/store/case_records.py `lock_programs`):
 1. Duplicates (same publisher event id, or same agency + incident number from
    the same source) yield nothing new.
-2. The person is resolved (services/cases/person_resolution.py).
-3. The event joins an open case when it reports the same overdose (another
+2. The person is resolved (services/cases/person_resolution.py), for fatal
+   reports too.
+3. The event joins an open case when it reports the same overdose: another
    source within the program's `incident_merge_minutes`, and the same person, or
-   the same scene while one side names nobody: exactly one such case), or when
-   its person already has an open case (one case, one owner: a repeat overdose
-   moves that case's window to the newer overdose). Otherwise it opens a case
-   whose tier comes from the person's history.
+   the same scene while one side names nobody or the two named could be one
+   person (services/identity/incident.py: the DOB agrees, the names agree
+   phonetically or as a nickname or prefix), exactly one such case. The person
+   link itself may still go to review. Else it joins the open case of its person
+   (one case, one owner: a repeat overdose moves that case's window to the newer
+   overdose). Otherwise it opens a case whose tier comes from the person's history.
 4. Timers are scheduled, the program's plan is requested, and every change is
    written to the case-event outbox.
-Fatal overdoses are recorded but open no case. Events with no identifying data
-still open a case.
+5. A fatal report opens no case; linked to a person it closes that person's open
+   cases as deceased, uncertain it flags them (services/cases/deaths.py).
+Events with no identifying data still open a case.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -32,11 +37,19 @@ from schemas.cases import TIER_RANK, CaseEvent, CaseEventKind, CaseStatus, Event
 from schemas.intake import IntakeRecord
 from schemas.overdose_event import OverdoseEvent
 from schemas.sms import ConsentSource
+from services.cases.deaths import (
+    Death,
+    apply_death,
+    deaths_of,
+    flag_possible_death,
+    open_cases_before,
+)
 from services.cases.person_resolution import PersonResolver, Resolution
 from services.cases.scene import own_tokens, probe_tokens
-from services.cases.tiering import tier_for_history
+from services.cases.tiering import PastCase, tier_for_history
 from services.crypto.fields import FieldCipher
-from services.identity.matching import Decision, Thresholds
+from services.identity.incident import could_be_one_person
+from services.identity.matching import Decision, Thresholds, features_from_patient
 from services.planning.visit_window import visit_window
 from services.programs import Program, Programs
 from services.sms import consent as sms_consent
@@ -96,11 +109,6 @@ def case_id_for_key(key: str) -> str:
     return str(uuid.uuid5(CASE_NAMESPACE, key))
 
 
-def handling_for(event: OverdoseEvent) -> Handling:
-    """Fatal overdoses never produce a client visit (grief follow-up is a later feature)."""
-    return Handling.SKIPPED_FATAL if event.fatal else Handling.CASE_OPENED
-
-
 def ref_of(event: OverdoseEvent) -> EventRef:
     return EventRef(
         source=event.source.value,
@@ -136,6 +144,9 @@ class _Batch:
     reviews: list[tuple[OverdoseEvent, str, Resolution]] = field(default_factory=list)
     addresses: list[tuple[str, Any, str, datetime]] = field(default_factory=list)
     consents: list[dict[str, object]] = field(default_factory=list)
+    deaths: list[Death] = field(default_factory=list)
+    # a fatal report whose person is uncertain: (event, candidate persons, same-scene case)
+    possible_deaths: list[tuple[OverdoseEvent, list[str], str | None]] = field(default_factory=list)
 
 
 def open_cases(
@@ -178,7 +189,8 @@ def _open_in(
         if programs.get(record.program_id) is None:
             raise UnknownProgram(record.program_id)
         fresh.setdefault(record.program_id, []).append(record)
-    for program_id, items in fresh.items():
+    records.lock_programs(conn, fresh)  # the store's one lock order: programs, then cases
+    for program_id, items in sorted(fresh.items()):
         program = programs.get(program_id)
         assert program is not None
         _open_for_program(conn, program, items, now, cipher, result)
@@ -258,19 +270,183 @@ def _same_incident(
     person_id: str | None,
     probes: set[str],
     margin: timedelta,
+    one_person: Callable[[str], bool],
 ) -> str | None:
+    """The one open case reporting the same overdose from another source within
+    `margin`: the same person, or the same scene while one side names nobody or the two
+    could be one person (`one_person`: services/identity/incident.py)."""
     source = event.source.value
-    matches = {
-        r.case_id
-        for r in recent.near(person_id, probes)
-        if r.source != source
-        and abs(r.occurred_at - event.occurred_at) <= margin
-        and (
-            (person_id is not None and r.person_id == person_id)
-            or (bool(probes & r.scene) and (person_id is None or r.person_id is None))
-        )
-    }
+    matches = set()
+    for r in recent.near(person_id, probes):
+        if r.source == source or abs(r.occurred_at - event.occurred_at) > margin:
+            continue
+        if person_id is not None and r.person_id == person_id:
+            matches.add(r.case_id)
+        elif probes & r.scene and (
+            person_id is None or r.person_id is None or one_person(r.person_id)
+        ):
+            matches.add(r.case_id)
     return matches.pop() if len(matches) == 1 else None
+
+
+def _event_row(
+    record: IntakeRecord, program: Program, now: datetime, cipher: FieldCipher
+) -> dict[str, object]:
+    event, key = record.event, event_key(record.event)
+    return {
+        "program_id": program.id,
+        "source": event.source.value,
+        "agency_id": event.agency_id,
+        "event_id": event.event_id,
+        "incident_number": event.incident_number,
+        "occurred_at": event.occurred_at,
+        "received_at": record.received_at,
+        "recorded_at": now,
+        "fatal": event.fatal,
+        "origin_topic": record.origin.topic,
+        "origin_partition": record.origin.partition,
+        "origin_offset": record.origin.offset,
+        "patient_sealed": (
+            person_records.seal_patient(cipher, key, event.patient) if event.patient else None
+        ),
+        "clinical_sealed": _sealed_clinical(cipher, key, event),
+        "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
+        "phone_token": _phone_token(cipher, event),
+    }
+
+
+@dataclass
+class _Engine:
+    """One program's batch: what is known before it, and what it decides so far."""
+
+    conn: Connection
+    program: Program
+    now: datetime
+    cipher: FieldCipher
+    resolver: PersonResolver
+    recent: _RecentIndex
+    open_by_person: dict[str, Any]
+    history: dict[str, list[PastCase]]
+    out: _Batch = field(default_factory=_Batch)
+    new_cases: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    @property
+    def margin(self) -> timedelta:
+        return timedelta(minutes=self.program.matching.incident_merge_minutes)
+
+    def take(self, record: IntakeRecord, result: IntakeResult) -> None:
+        event, out = record.event, self.out
+        row = _event_row(record, self.program, self.now, self.cipher)
+        found = self.resolver.resolve(event.patient, event_key(event))
+        person_id = found.person_id
+        row.update(person_id=person_id, match_decision=found.decision)
+        if person_id and event.patient and event.patient.address:
+            out.addresses.append((person_id, event.patient.address, event.source.value, self.now))
+        if found.decision is Decision.REVIEW and found.candidate_id:
+            out.reviews.append((event, found.candidate_id, found))
+        probes = probe_tokens(self.cipher, event.location)
+        own = features_from_patient(event.patient)
+
+        def one_person(other: str) -> bool:
+            theirs = self.resolver.features_of(other)
+            return theirs is not None and could_be_one_person(own, theirs)
+
+        target = _same_incident(self.recent, event, person_id, probes, self.margin, one_person)
+        if event.fatal:
+            out.event_rows.append({**row, "handling": Handling.SKIPPED_FATAL.value})
+            result.skipped += 1
+            self._fatal(event, found, target)
+            return
+        if target is not None:
+            out.linked.append((target, {"reason": "same_incident", "event_id": event.event_id}))
+        elif person_id is not None:
+            target = self._join_open_case_of(event, person_id)
+        handling = Handling.CASE_LINKED if target is not None else Handling.CASE_OPENED
+        if target is not None:
+            result.linked += 1
+            if person_id is not None:
+                out.person_set.setdefault(target, person_id)
+        else:
+            result.opened += 1
+            target = self._open(event, person_id)
+        out.event_rows.append({**row, "handling": handling.value, "case_id": target})
+        self.recent.add(
+            _Recent(target, person_id, event.source.value, event.occurred_at, set(probes))
+        )
+        out.consents.extend(
+            _sms_consent(self.program, event, person_id, target, self.cipher, self.now)
+        )
+
+    def _join_open_case_of(self, event: OverdoseEvent, person_id: str) -> str | None:
+        """A repeat overdose of a person with an open case joins it and moves its window."""
+        existing = self.open_by_person.get(person_id) or self.new_cases.get(person_id)
+        if existing is None:
+            return None
+        target = str(existing["id"])
+        if event.occurred_at > cast(datetime, existing["occurred_at"]):
+            window = visit_window(event.occurred_at, self.program.visit_window)
+            self.out.rewindowed[target] = (window.opens_at, window.due_at)
+        self.out.linked.append((target, {"reason": "repeat_overdose", "event_id": event.event_id}))
+        return target
+
+    def _open(self, event: OverdoseEvent, person_id: str | None) -> str:
+        program, now, out = self.program, self.now, self.out
+        case_id = case_id_for(event)
+        window = visit_window(event.occurred_at, program.visit_window)
+        past = self.history.get(person_id, []) if person_id else []
+        tier = tier_for_history(past, program.tiers) if past else Tier.NEW
+        case_row: dict[str, object] = {
+            "id": case_id,
+            "program_id": program.id,
+            "status": CaseStatus.OPEN.value,
+            "tier": tier.value,
+            "tier_rank": TIER_RANK[tier],
+            "occurred_at": event.occurred_at,
+            "window_opens_at": window.opens_at,
+            "window_due_at": window.due_at,
+            "opened_at": now,
+            "updated_at": now,
+            "person_id": person_id,
+        }
+        out.case_rows.append(case_row)
+        if person_id is not None:
+            self.new_cases[person_id] = case_row
+        out.timer_rows.extend(
+            records.timer_rows(
+                case_id, program.id, window.opens_at, window.due_at, program.at_risk_before_due
+            )
+        )
+        out.opened.append(
+            CaseEvent(
+                seq=0,
+                kind=CaseEventKind.OPENED,
+                case_id=case_id,
+                program_id=program.id,
+                at=now,
+                tier=tier,
+                window_opens_at=window.opens_at,
+                window_due_at=window.due_at,
+                person_id=person_id,
+                events=[ref_of(event)],
+            )
+        )
+        return case_id
+
+    def _fatal(self, event: OverdoseEvent, found: Resolution, same_incident: str | None) -> None:
+        """A death of a linked person closes their cases (after the batch is written); an
+        uncertain one flags the cases it may concern."""
+        if found.decision is Decision.LINK and found.person_id is not None:
+            self.out.deaths.append(
+                Death(
+                    found.person_id,
+                    event.occurred_at,
+                    event.source.value,
+                    event.event_id,
+                    _phone_token(self.cipher, event),
+                )
+            )
+        uncertain = [] if found.decision is Decision.LINK else [found.candidate_id]
+        self.out.possible_deaths.append((event, [p for p in uncertain if p], same_incident))
 
 
 def _open_for_program(
@@ -287,114 +463,64 @@ def _open_for_program(
         review=program.matching.review or defaults.review,
     )
     resolver = PersonResolver(conn, cipher, program.id, thresholds, now)
-    resolver.prefetch([r.event.patient for r in items if not r.event.fatal])
-    recent = _recent_events(conn, program, items)
-    open_by_person = _open_cases_of(conn, resolver.known_person_ids)
-    history = records.history_of(conn, resolver.known_person_ids)
-    margin = timedelta(minutes=program.matching.incident_merge_minutes)
-    out = _Batch()
-    new_cases: dict[str, dict[str, object]] = {}
-
+    resolver.prefetch([r.event.patient for r in items])
+    engine = _Engine(
+        conn,
+        program,
+        now,
+        cipher,
+        resolver,
+        _recent_events(conn, program, items),
+        _open_cases_of(conn, resolver.known_person_ids),
+        records.history_of(conn, resolver.known_person_ids),
+    )
     for record in items:
-        event = record.event
-        key = event_key(event)
-        row: dict[str, object] = {
-            "program_id": program.id,
-            "source": event.source.value,
-            "agency_id": event.agency_id,
-            "event_id": event.event_id,
-            "incident_number": event.incident_number,
-            "occurred_at": event.occurred_at,
-            "received_at": record.received_at,
-            "recorded_at": now,
-            "fatal": event.fatal,
-            "origin_topic": record.origin.topic,
-            "origin_partition": record.origin.partition,
-            "origin_offset": record.origin.offset,
-            "patient_sealed": (
-                person_records.seal_patient(cipher, key, event.patient) if event.patient else None
-            ),
-            "clinical_sealed": _sealed_clinical(cipher, key, event),
-            "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
-            "phone_token": _phone_token(cipher, event),
-        }
-        if handling_for(event) is Handling.SKIPPED_FATAL:
-            out.event_rows.append({**row, "handling": Handling.SKIPPED_FATAL.value})
-            result.skipped += 1
-            continue
-        found = resolver.resolve(event.patient, key)
-        person_id = found.person_id
-        row.update(person_id=person_id, match_decision=found.decision)
-        if person_id and event.patient and event.patient.address:
-            out.addresses.append((person_id, event.patient.address, event.source.value, now))
-        if found.decision is Decision.REVIEW and found.candidate_id:
-            out.reviews.append((event, found.candidate_id, found))
-        window = visit_window(event.occurred_at, program.visit_window)
-        probes = probe_tokens(cipher, event.location)
-        target = _same_incident(recent, event, person_id, probes, margin)
-        reason = "same_incident"
-        if target is None and person_id is not None:
-            existing = open_by_person.get(person_id) or new_cases.get(person_id)
-            if existing is not None:
-                target, reason = str(existing["id"]), "repeat_overdose"
-                if event.occurred_at > cast(datetime, existing["occurred_at"]):
-                    out.rewindowed[target] = (window.opens_at, window.due_at)
-        if target is not None:
-            result.linked += 1
-            out.event_rows.append(
-                {**row, "handling": Handling.CASE_LINKED.value, "case_id": target}
-            )
-            if person_id is not None:
-                out.person_set.setdefault(target, person_id)
-            out.linked.append((target, {"reason": reason, "event_id": event.event_id}))
-        else:
-            result.opened += 1
-            case_id = case_id_for(event)
-            past = history.get(person_id, []) if person_id else []
-            tier = tier_for_history(past, program.tiers) if past else Tier.NEW
-            case_row: dict[str, object] = {
-                "id": case_id,
-                "program_id": program.id,
-                "status": CaseStatus.OPEN.value,
-                "tier": tier.value,
-                "tier_rank": TIER_RANK[tier],
-                "occurred_at": event.occurred_at,
-                "window_opens_at": window.opens_at,
-                "window_due_at": window.due_at,
-                "opened_at": now,
-                "updated_at": now,
-                "person_id": person_id,
-            }
-            out.case_rows.append(case_row)
-            if person_id is not None:
-                new_cases[person_id] = case_row
-            out.timer_rows.extend(
-                records.timer_rows(
-                    case_id, program.id, window.opens_at, window.due_at, program.at_risk_before_due
+        engine.take(record, result)
+    _write(conn, program, engine.out, resolver, cipher, now)
+    _settle_deaths(conn, program, engine.out, now, engine.margin)
+    result.reviews += len(engine.out.reviews)
+
+
+def _settle_deaths(
+    conn: Connection, program: Program, out: _Batch, now: datetime, margin: timedelta
+) -> None:
+    """After the batch is written: deaths close cases (this batch's, and a late report of
+    someone who died before it), uncertain ones flag them."""
+    for death in out.deaths:
+        apply_death(conn, program.id, death, margin, now)
+    fresh = {d.person_id for d in out.deaths}
+    persons = {str(r["person_id"]) for r in out.event_rows if r.get("person_id")} - fresh
+    for death in deaths_of(conn, program.id, persons):
+        if open_cases_before(conn, program.id, death.person_id, death.died_at + margin):
+            apply_death(conn, program.id, death, margin, now)
+    for event, candidates, case_id in out.possible_deaths:
+        row_id = _event_row_id(conn, event)
+        concerned = [case_id] if case_id else []
+        if candidates:
+            concerned += conn.execute(
+                select(cases.c.id).where(
+                    and_(
+                        cases.c.program_id == program.id,
+                        cases.c.person_id.in_(candidates),
+                        cases.c.status == CaseStatus.OPEN.value,
+                    )
+                )
+            ).scalars()
+        flag_possible_death(conn, concerned, row_id, event.event_id, now)
+
+
+def _event_row_id(conn: Connection, event: OverdoseEvent) -> int:
+    return int(
+        conn.execute(
+            select(events.c.id).where(
+                and_(
+                    events.c.source == event.source.value,
+                    events.c.agency_id == event.agency_id,
+                    events.c.event_id == event.event_id,
                 )
             )
-            out.event_rows.append(
-                {**row, "handling": Handling.CASE_OPENED.value, "case_id": case_id}
-            )
-            out.opened.append(
-                CaseEvent(
-                    seq=0,
-                    kind=CaseEventKind.OPENED,
-                    case_id=case_id,
-                    program_id=program.id,
-                    at=now,
-                    tier=tier,
-                    window_opens_at=window.opens_at,
-                    window_due_at=window.due_at,
-                    person_id=person_id,
-                    events=[ref_of(event)],
-                )
-            )
-            target = case_id
-        recent.add(_Recent(target, person_id, event.source.value, event.occurred_at, set(probes)))
-        out.consents.extend(_sms_consent(program, event, person_id, target, cipher, now))
-    _write(conn, program, out, resolver, cipher, now)
-    result.reviews += len(out.reviews)
+        ).scalar_one()
+    )
 
 
 def _write(

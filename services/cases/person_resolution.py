@@ -85,6 +85,13 @@ class PersonResolver:
             for pid, ident in self.identities.items()
         }
 
+    def features_of(self, person_id: str) -> PersonFeatures | None:
+        """The features of any person of the program (read and opened on first need)."""
+        if person_id not in self.features:
+            for pid, ident in load_identities(self.conn, self.cipher, [person_id]).items():
+                self.features[pid] = features_from_patient(Patient.model_validate(ident))
+        return self.features.get(person_id)
+
     @property
     def known_person_ids(self) -> set[str]:
         return set(self.identities) - {str(p["id"]) for p in self.new_persons}

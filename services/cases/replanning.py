@@ -5,6 +5,12 @@ for its program (`program_state.plan_requested_at`); the timer worker plans
 requested programs every second, and every program every few minutes as
 shifts pass. Only what changed is written, each change announced as a
 `planned` or `at_risk` case event. Missed cases are not planned.
+
+What is stored is the slot (`planned_visit_from` = the later of the shift's start
+and the window's opening), never its clamp to the moment of planning: a re-plan
+of an unchanged program at a later moment writes nothing while every slot still
+holds (services/planning/planner.py, "Stable in time"). Reads clamp it to their
+own moment (`case_records.planned_of`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from schemas.cases import CaseEventKind, CaseStatus
 from services.planning.planner import Plan, PlanCase, plan_visits
 from services.planning.shifts import shifts_between
 from services.programs import Program, Programs
-from services.store.case_records import Announcement, announce_many
+from services.store.case_records import Announcement, announce_many, lock_programs
 from services.store.repository import Store
 from services.store.tables import cases, program_state
 
@@ -33,9 +39,7 @@ PLAN_COLUMNS = (
 def plan_program(store: Store, program: Program, now: datetime) -> int:
     """Plan one program's open cases; return how many cases changed."""
     with store.transaction() as conn:
-        lock = select(program_state.c.program_id).where(program_state.c.program_id == program.id)
-        if conn.dialect.name == "postgresql":
-            conn.execute(lock.with_for_update())  # one planner per program at a time
+        lock_programs(conn, [program.id])  # one planner per program; writers wait for it
         rows = conn.execute(
             select(cases).where(
                 and_(
@@ -65,7 +69,8 @@ def plan_program(store: Store, program: Program, now: datetime) -> int:
             new: dict[str, object] = {
                 "planned_team_id": slot.team_id if slot else None,
                 "planned_shift_start": slot.shift_start if slot else None,
-                "planned_visit_from": slot.visit_from if slot else None,
+                # the slot, not its clamp to `now`: a later re-plan leaves it as it is
+                "planned_visit_from": slot.slot_from if slot else None,
                 "planned_visit_until": slot.visit_until if slot else None,
                 "at_risk_reason": reason.value if reason else None,
             }

@@ -11,12 +11,14 @@ patient data). The tier of every case touched is taken again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, select, update
 
 from schemas.cases import TIER_RANK, CaseEventKind, CaseStatus
+from services.cases.deaths import Death, apply_death, dismiss_possible_death
+from services.cases.merging import merge_open_cases
 from services.cases.opening import case_id_for_key, stored_event_key
 from services.cases.person_resolution import person_id_for
 from services.cases.tiering import OtherHistoryTiers, tier_for_history
@@ -91,25 +93,37 @@ def _retier_case(conn: Connection, case_id: str, rules: OtherHistoryTiers, now: 
 
 
 def link_review(
-    store: Store, review_id: int, *, actor: str, now: datetime, rules: OtherHistoryTiers
+    store: Store, review_id: int, *, actor: str, now: datetime, program: Program
 ) -> None:
+    """The event's person is the candidate: the event (and its case, if the case was
+    the event's own person's) follows; two open cases of the person become one
+    (services/cases/merging.py); a fatal report's death is confirmed (deaths.py)."""
     with store.transaction() as conn:
         review = _review(conn, review_id)
+        records.lock_programs(conn, [review.program_id])
+        candidate = review.candidate_person_id
         conn.execute(
             update(events)
             .where(events.c.id == review.event_row_id)
-            .values(person_id=review.candidate_person_id, match_decision="linked")
+            .values(person_id=candidate, match_decision="linked")
         )
         if review.case_id:
             conn.execute(
                 update(cases)
                 .where(and_(cases.c.id == review.case_id, cases.c.person_id == review.person_id))
-                .values(person_id=review.candidate_person_id, updated_at=now)
+                .values(person_id=candidate, updated_at=now)
             )
             records.announce(
                 conn, review.case_id, CaseEventKind.LINKED, now, {"reason": "review_link"}
             )
-            _retier_case(conn, review.case_id, rules, now)
+        merged = merge_open_cases(conn, program, candidate, now, actor)
+        for case_id in sorted({c for c in (review.case_id, merged) if c}):
+            _retier_case(conn, case_id, program.tiers, now)
+        event = conn.execute(select(events).where(events.c.id == review.event_row_id)).one()
+        if event.fatal:
+            death = Death(candidate, event.occurred_at, event.source, event.event_id,
+                          event.phone_token)  # fmt: skip
+            apply_death(conn, program.id, death, _merge_margin(program), now, actor=actor)
         conn.execute(
             update(match_reviews)
             .where(match_reviews.c.id == review_id)
@@ -117,20 +131,37 @@ def link_review(
         )
         records.audit(
             conn, now, actor, "review_linked", "review", str(review_id),
-            {"event_row_id": review.event_row_id, "person_id": review.candidate_person_id},
+            {"event_row_id": review.event_row_id, "person_id": candidate},
         )  # fmt: skip
         records.request_plan(conn, [review.program_id], now)
 
 
 def keep_apart(store: Store, review_id: int, *, actor: str, now: datetime) -> None:
+    """Two persons stay two; a possible death this review's fatal report flagged is
+    dismissed."""
     with store.transaction() as conn:
-        _review(conn, review_id)  # refuses an unknown or decided review
+        review = _review(conn, review_id)  # refuses an unknown or decided review
+        records.lock_programs(conn, [review.program_id])
         conn.execute(
             update(match_reviews)
             .where(match_reviews.c.id == review_id)
             .values(status="kept_apart", resolved_at=now, resolved_by=actor)
         )
         records.audit(conn, now, actor, "review_kept_apart", "review", str(review_id))
+        flagged = conn.execute(
+            select(cases.c.id).where(
+                and_(
+                    cases.c.person_id == review.candidate_person_id,
+                    cases.c.possible_death_event_id == review.event_row_id,
+                    cases.c.status == CaseStatus.OPEN.value,
+                )
+            )
+        ).scalars()
+        dismiss_possible_death(conn, list(flagged), now, actor)
+
+
+def _merge_margin(program: Program) -> timedelta:
+    return timedelta(minutes=program.matching.incident_merge_minutes)
 
 
 def _event(conn: Connection, source: str, agency_id: str, event_id: str) -> Row[Any]:
@@ -161,6 +192,7 @@ def unlink_case(
     """Put an event that was joined to another case back as its own case; return its id."""
     with store.transaction() as conn:
         event = _event(conn, source, agency_id, event_id)
+        records.lock_programs(conn, [event.program_id])
         if event.case_id is None:
             raise ReviewError("the event has no case (a fatal overdose opens none)")
         shared = conn.execute(
@@ -180,6 +212,7 @@ def unlink_case(
             "tier": tier.value, "tier_rank": TIER_RANK[tier], "occurred_at": event.occurred_at,
             "window_opens_at": window.opens_at, "window_due_at": window.due_at,
             "updated_at": now, "person_id": event.person_id, "closed_at": None, "outcome": None,
+            "merged_into": None,
         }  # fmt: skip
         if existing is None:
             conn.execute(cases.insert().values(id=new_id, opened_at=now, **values))
@@ -215,6 +248,7 @@ def unlink_person(
     """Put an event back as its own person (from its own sealed patient data)."""
     with store.transaction() as conn:
         event = _event(conn, source, agency_id, event_id)
+        records.lock_programs(conn, [event.program_id])
         if event.patient_sealed is None:
             raise ReviewError("the event names nobody: there is no person to unlink")
         key = stored_event_key(event.source, event.agency_id, event.event_id)

@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import and_, select, update
 
 from schemas.cases import CaseEventKind, CaseStatus
-from services.store.case_records import announce, request_plan
+from services.store.case_records import announce, lock_programs, request_plan
 from services.store.repository import Store
 from services.store.tables import cases, timers
 
@@ -34,9 +34,14 @@ def sweep_timers(store: Store, now: datetime, limit: int = BATCH) -> int:
     """Fire due timers (at most `limit`); return how many fired with an effect."""
     fired = 0
     with store.transaction() as conn:
+        due_now = and_(timers.c.fired_at.is_(None), timers.c.due_at <= now)
+        if conn.dialect.name == "postgresql":  # the store's lock order: programs first
+            lock_programs(
+                conn, conn.execute(select(timers.c.program_id).where(due_now).distinct()).scalars()
+            )
         query = (
             select(timers.c.id, timers.c.case_id, timers.c.kind, timers.c.program_id)
-            .where(and_(timers.c.fired_at.is_(None), timers.c.due_at <= now))
+            .where(due_now)
             .order_by(timers.c.due_at, timers.c.id)
             .limit(limit)
         )

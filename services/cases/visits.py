@@ -9,12 +9,13 @@ refused with an error that says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
 
 from schemas.cases import TIER_RANK, CaseEventKind, CaseStatus, Referral, VisitResult
+from services.cases.deaths import Death, apply_death
 from services.cases.tiering import OtherHistoryTiers, tier_for_history
 from services.store.case_records import announce, audit, history_of, load_case, request_plan
 from services.store.repository import Store
@@ -178,6 +179,10 @@ def record_outcome(
         announce(conn, case_id, CaseEventKind.CLOSED, now)
         audit(conn, now, actor, "outcome_recorded", "case", case_id, dict(detail))
         person_id = row.person_id
+        if person_id and outcome is VisitResult.DECEASED:
+            # the person died: their other open cases close too, and no text goes again
+            death = Death(person_id, now, "staff", "-")
+            apply_death(conn, row.program_id, death, timedelta(0), now, actor=actor)
         if person_id:
             retier_person(conn, person_id, tier_rules, now)
         request_plan(conn, [row.program_id], now)

@@ -2,6 +2,11 @@
 
 Pure: no I/O; the clock is the parameter `now`. Re-run from scratch on every change.
 
+A slot is stored as `slot_from`, which does not depend on `now`: while every shift a case
+could use is still running or ahead and no window has closed, planning the same cases again
+at a later `now` gives the same slots (`visit_from`, the part not before `now`, is derived
+from `slot_from` when the plan is read or shown).
+
 Terms
 -----
 A case's *window* is [opens_at, due_at). A shift is *usable* if it ends after `now`. A shift
@@ -47,7 +52,12 @@ Guarantees
 - Capacity: no shift holds more slots than its capacity (a shift of capacity 0 holds none).
 - Windows: every slot has ``visit_from = max(shift_start, opens_at, now)`` before
   ``visit_until = min(shift_end, due_at)``: the visit lies inside the case's window, inside its
-  shift, and not before `now`.
+  shift, and not before `now`. ``slot_from = max(shift_start, opens_at)``: the same part
+  without the clamp to `now`, so ``visit_from == max(slot_from, now)``.
+- Stable in time: between two values of `now` with no shift end and no due time in
+  between, the plan is the same (the same cases at risk for the same reasons, the same
+  slots with the same `slot_from` and `visit_until`). Every case's fitting shifts are
+  then the same set: usable shifts all end after both values, so only `opens_at` decides.
 - ``NO_SHIFT_IN_WINDOW`` exactly when no usable shift fits the case's window, whatever the
   other cases; otherwise a case at risk is ``CAPACITY_FULL``.
 - Priority (lexicographic maximality). The sets of cases that can all be placed together form
@@ -106,6 +116,7 @@ class Slot:
     shift_end: datetime
     visit_from: datetime
     visit_until: datetime
+    slot_from: datetime  # max(shift_start, opens_at): the slot as stored, whatever `now`
 
 
 class AtRiskReason(StrEnum):
@@ -270,5 +281,6 @@ def plan_visits(cases: Sequence[PlanCase], shifts: Sequence[Shift], now: datetim
             shift_end=shift.end,
             visit_from=max(shift.start, case.opens_at, now),
             visit_until=min(shift.end, case.due_at),
+            slot_from=max(shift.start, case.opens_at),
         )
     return Plan(slots=slots, at_risk=at_risk)

@@ -20,11 +20,11 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from services.accounts.first_admin import ensure_first_admin
+from services.clock import shifted_clock
 from services.runtime.children import die_with_parent
 from services.runtime.embedded_broker import EmbeddedBroker, free_port
 from services.runtime.run_files import forget_run_files, ready_file, record_broker
@@ -173,7 +173,8 @@ class Stack:
         engine = make_engine(self.settings.sqlalchemy_url)
         migrate(engine)
         if self.settings.environment == "development":
-            login = ensure_first_admin(Store(engine), datetime.now(UTC))
+            now = shifted_clock(self.settings.clock_offset_seconds)()
+            login = ensure_first_admin(Store(engine), now)
             if login:
                 self.say(
                     f"first sign-in (shown once): user {login[0]!r}, password {login[1]!r} "

@@ -72,3 +72,22 @@ def programs_of(conn: Connection, token: str) -> list[str]:
             select(sms_consents.c.program_id).where(sms_consents.c.phone_token == token).distinct()
         ).scalars()
     )
+
+
+def died(conn: Connection, program_id: str, token: str, person_id: str) -> bool:
+    """True when a fatal report of this person names this phone: never a text for them."""
+    return (
+        conn.execute(
+            select(sms_consents.c.id)
+            .where(
+                and_(
+                    sms_consents.c.program_id == program_id,
+                    sms_consents.c.phone_token == token,
+                    sms_consents.c.person_id == person_id,
+                    sms_consents.c.source == ConsentSource.DECEASED.value,
+                )
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )

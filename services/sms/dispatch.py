@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, or_, select, update
 
-from schemas.cases import VisitResult
+from schemas.cases import MERGED_INTO, visit_outcome
 from schemas.sms import ConsentSource, TextState
 from services.clock import Clock
 from services.crypto.fields import FieldCipher
@@ -43,6 +43,7 @@ from services.sms.delivery import apply_statuses
 from services.sms.recipient_time import is_permitted, next_permitted, sending_hours
 from services.sms.sender_types import SendRefused, SendRetryable, SentMessage
 from services.sms.texts import announce_text, cancel_texts, revoke, to_aad
+from services.store.case_records import lock_programs
 from services.store.repository import Store
 from services.store.tables import cases, sms_texts
 
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 OPTED_OUT = 21610
 CHECK_AFTER = timedelta(minutes=2)  # a text with no answer is looked up this much later
 CHECK_EVERY_S = 60.0
+RECHECK_AFTER_S = 5.0  # a text claimed longer ago than this is checked again before it goes
 INVALID_PHONE = frozenset({21211, 21614})
 
 
@@ -93,6 +95,7 @@ class Claimed:
     to: str
     body: str
     tries: int
+    claimed_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -235,6 +238,9 @@ class Dispatcher:
                 if stop.is_set() and not until_idle:
                     await asyncio.to_thread(self._release, [item])
                     continue
+                stale = time.monotonic() - item.claimed_at > RECHECK_AFTER_S
+                if stale and not await asyncio.to_thread(self._still_to_send, item):
+                    continue
                 await self.pacer.wait()
                 await done.put(await self._send_one(item))
 
@@ -357,16 +363,49 @@ class Dispatcher:
             return "texts are off for this program"
         if not consent.granted(conn, row.program_id, row.phone_token):
             return "no consent"
+        if row.person_id is not None and consent.died(
+            conn, row.program_id, row.phone_token, row.person_id
+        ):
+            return "the person died"
         if row.case_id is not None:
             case = conn.execute(
                 select(cases.c.outcome, cases.c.phone_invalid_at).where(cases.c.id == row.case_id)
             ).first()
             if case is not None and case.phone_invalid_at is not None:
                 return "phone marked invalid"
-            outcome = VisitResult(case.outcome) if case is not None and case.outcome else None
+            if case is not None and case.outcome == MERGED_INTO:
+                return "case merged into another"
+            outcome = visit_outcome(case.outcome) if case is not None else None
             if program.sms.stops_texts(outcome):
                 return f"case closed: {outcome}"
         return None
+
+    def _still_to_send(self, item: Claimed) -> bool:
+        """A text claimed a while ago is checked again just before it goes: still ours
+        (`sending`: nobody cancelled it), and still wanted (consent, the case, a death).
+        One that is not is cancelled, never sent."""
+        now = self.clock()
+        with self.store.transaction() as conn:
+            row = conn.execute(select(sms_texts).where(sms_texts.c.id == item.text_id)).first()
+            if row is None or row.state != TextState.SENDING.value:
+                return False
+            reason = self._why_not(conn, row)
+            if reason is None:
+                return True
+            changes = {
+                "state": TextState.CANCELLED.value,
+                "reason": reason,
+                "final_at": now,
+                "updated_at": now,
+            }
+            conn.execute(
+                update(sms_texts)
+                .where(sms_texts.c.id == row.id, sms_texts.c.state == TextState.SENDING.value)
+                .values(**changes)
+            )
+            announce_text(conn, row, now, **changes)
+            self.stats.cancelled += 1
+            return False
 
     def _release(self, items: list[Claimed]) -> None:
         """Claimed but not sent (stopping): back to the queue."""
@@ -394,6 +433,7 @@ class Dispatcher:
     def _record(self, results: list[Result]) -> None:
         now = self.clock()
         with self.store.transaction() as conn:
+            self._lock_flagged_cases(conn, results)
             for result in results:
                 row = conn.execute(
                     select(sms_texts).where(sms_texts.c.id == result.claimed.text_id)
@@ -407,6 +447,30 @@ class Dispatcher:
                     self._hold_for_check(conn, row, result.retry, now)
                 elif result.retry is not None:
                     self._retry_later(conn, row, result.retry, now)
+
+    @staticmethod
+    def _lock_flagged_cases(conn: Connection, results: list[Result]) -> None:
+        """A refusal that flags a case (invalid phone) changes that case: its program and
+        the case are locked before any text of the batch (the store's one lock order)."""
+        if conn.dialect.name != "postgresql":
+            return
+        flagging = [
+            r.claimed.text_id
+            for r in results
+            if r.refused is not None and r.refused.code in INVALID_PHONE
+        ]
+        if not flagging:
+            return
+        found = conn.execute(
+            select(sms_texts.c.program_id, sms_texts.c.case_id).where(sms_texts.c.id.in_(flagging))
+        ).all()
+        lock_programs(conn, {r.program_id for r in found})
+        case_ids = sorted({r.case_id for r in found if r.case_id is not None})
+        if case_ids:
+            conn.execute(
+                select(cases.c.id).where(cases.c.id.in_(case_ids)).order_by(cases.c.id)
+                .with_for_update()
+            )  # fmt: skip
 
     def _mark_sent(self, conn: Connection, row: Any, sent: SentMessage, now: datetime) -> None:
         changes = {

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, select
 
+from schemas.sms import ConsentSource, TextState
 from services.store.tables import cases, events, sms_consents, sms_texts
 
 T = TypeVar("T")
@@ -59,11 +60,22 @@ class CasesTexts:
     phones: dict[str, list[PhoneEvent]] = field(default_factory=dict)
     # (program id, phone token) -> the latest word on consent; no row means no
     consents: dict[tuple[str, str], bool] = field(default_factory=dict)
-    # case id -> idempotency key -> the text's columns (TEXT_COLUMNS)
+    # (program id, phone token, person id) of a person who died: never a text for them
+    deceased: set[tuple[str, str, str]] = field(default_factory=set)
+    # case id -> slot ("CASE:check_in", the idempotency key of a text first queued for this
+    # case) -> the text's columns (TEXT_COLUMNS) and its "slot"
     texts: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
-    def consents_to_texts(self, program_id: str, token: str) -> bool:
+    def consents_to_texts(self, program_id: str, token: str, person_id: str | None) -> bool:
+        if person_id is not None and (program_id, token, person_id) in self.deceased:
+            return False
         return self.consents.get((program_id, token), False)
+
+
+def text_slot(idempotency_key: str) -> str:
+    """What a text is for its case ("check_in", "follow_up_day_3"): its key without the
+    id of the case it was first queued for (a merged case's texts join the survivor's)."""
+    return idempotency_key.split(":", 1)[1] if ":" in idempotency_key else idempotency_key
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -108,20 +120,29 @@ def read_cases_texts(conn: Connection, case_ids: Sequence[str]) -> CasesTexts:
             found.phones.setdefault(r.case_id, []).append(
                 PhoneEvent(r.source, r.agency_id, r.event_id, r.patient_sealed, r.phone_token)
             )
-        for text in conn.execute(select(*TEXT_COLUMNS).where(sms_texts.c.case_id.in_(chunk))):
-            found.texts.setdefault(text.case_id, {})[text.idempotency_key] = dict(text._mapping)
-    found.consents = _latest_consents(
+        for text in conn.execute(
+            select(*TEXT_COLUMNS).where(sms_texts.c.case_id.in_(chunk)).order_by(sms_texts.c.id)
+        ):
+            # A text of a case merged into this one counts as this case's (its slot):
+            # the case's texts are kept once; a live text wins over a cancelled one.
+            slot = f"{text.case_id}:{text_slot(text.idempotency_key)}"
+            mine = found.texts.setdefault(text.case_id, {})
+            if slot not in mine or mine[slot]["state"] == TextState.CANCELLED.value:
+                mine[slot] = {**text._mapping, "slot": slot}
+    _read_consents(
         conn,
+        found,
         sorted({case.program_id for case in found.cases.values()}),
         sorted({e.phone_token for es in found.phones.values() for e in es}),
     )
     return found
 
 
-def _latest_consents(
-    conn: Connection, program_ids: list[str], tokens: list[str]
-) -> dict[tuple[str, str], bool]:
-    """(program, token) -> granted, by the latest row (highest id) of each pair."""
+def _read_consents(
+    conn: Connection, found: CasesTexts, program_ids: list[str], tokens: list[str]
+) -> None:
+    """(program, token) -> granted, by the latest row (highest id) of each pair; and the
+    persons who died, by their `deceased` rows."""
     latest: dict[tuple[str, str], tuple[int, bool]] = {}
     for chunk in chunks(tokens):
         rows = conn.execute(
@@ -130,6 +151,8 @@ def _latest_consents(
                 sms_consents.c.phone_token,
                 sms_consents.c.id,
                 sms_consents.c.granted,
+                sms_consents.c.source,
+                sms_consents.c.person_id,
             ).where(
                 and_(
                     sms_consents.c.program_id.in_(program_ids),
@@ -137,8 +160,10 @@ def _latest_consents(
                 )
             )
         )
-        for program_id, token, row_id, granted in rows:
+        for program_id, token, row_id, granted, source, person_id in rows:
             seen = latest.get((program_id, token))
             if seen is None or row_id > seen[0]:
                 latest[(program_id, token)] = (row_id, bool(granted))
-    return {pair: granted for pair, (_, granted) in latest.items()}
+            if source == ConsentSource.DECEASED.value and person_id is not None:
+                found.deceased.add((program_id, token, person_id))
+    found.consents = {pair: granted for pair, (_, granted) in latest.items()}

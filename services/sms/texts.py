@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.cases import CaseEventKind, CaseStatus, VisitResult
+from schemas.cases import MERGED_INTO, CaseEventKind, CaseStatus, VisitResult, visit_outcome
 from schemas.sms import ConsentSource, OutboundText, TextState
 from services.crypto.fields import FieldCipher
 from services.programs import Program, Programs
@@ -43,6 +43,7 @@ TEXT_RELEVANT = frozenset(
         CaseEventKind.AT_RISK,  # the case lost its slot: no visit-day reminder
         CaseEventKind.OUTCOME_RECORDED,
         CaseEventKind.CLOSED,
+        CaseEventKind.MERGED,  # the survivor took the merged case's reports and texts
     }
 )
 
@@ -83,7 +84,9 @@ def announce_text(conn: Connection, row: Any, at: datetime, **changes: Any) -> N
 def cancel_texts(conn: Connection, where: Any, reason: str, now: datetime) -> int:
     """Every queued text matching `where` is cancelled (a text being sent cannot be)."""
     rows = conn.execute(
-        select(sms_texts).where(and_(where, sms_texts.c.state == TextState.QUEUED.value))
+        select(sms_texts)
+        .where(and_(where, sms_texts.c.state == TextState.QUEUED.value))
+        .order_by(sms_texts.c.id)  # rows are taken in one order by every writer
     ).all()
     for row in rows:
         conn.execute(
@@ -177,7 +180,10 @@ class TextChanges:
     def schedule(self, program: Program, case: Any) -> None:
         """Decide the case's texts as `schedule_case_texts` would, given what is known."""
         settings = program.sms
-        outcome = VisitResult(case.outcome) if case.outcome else None
+        if case.outcome == MERGED_INTO:
+            self._cancel(case.id, lambda _: True, "case merged into another")
+            return
+        outcome = visit_outcome(case.outcome)
         if settings.stops_texts(outcome):
             if outcome is VisitResult.OPTED_OUT:
                 phones = self._consenting_phones(case)
@@ -216,7 +222,7 @@ class TextChanges:
                 program, case, recipient, zone, p, key=key, to_sealed=to_sealed, now=self.now
             )
             self.inserts.append(row)
-            texts[key] = {c.name: row.get(c.name) for c in TEXT_COLUMNS}  # no id yet
+            texts[key] = {c.name: row.get(c.name) for c in TEXT_COLUMNS} | {"slot": key}
             self.announcements.append(TextAnnouncement(key))
 
     def write(self) -> None:
@@ -257,7 +263,7 @@ class TextChanges:
             for new in self.inserts:
                 key, texts = new["idempotency_key"], self.known.texts[new["case_id"]]
                 if key in inserted:
-                    texts[key] = inserted[key]
+                    texts[key] = inserted[key] | {"slot": key}
                 else:
                     del texts[key]
         records = [
@@ -279,7 +285,7 @@ class TextChanges:
         return [
             e
             for e in self.known.phones.get(case.id, [])
-            if self.known.consents_to_texts(case.program_id, e.phone_token)
+            if self.known.consents_to_texts(case.program_id, e.phone_token, case.person_id)
         ]
 
     def _recipient(self, phones: list[PhoneEvent]) -> Recipient | None:
@@ -315,7 +321,9 @@ class TextChanges:
     def _cancel_unplanned(self, case_id: str, planned: list[PlannedText]) -> None:
         wanted = {f"{case_id}:{p.key}" for p in planned}
         self._cancel(
-            case_id, lambda text: text["idempotency_key"] not in wanted, "no longer planned"
+            case_id,
+            lambda text: text.get("slot", text["idempotency_key"]) not in wanted,
+            "no longer planned",
         )
 
     def _cancel(self, case_id: str, matches: Callable[[dict[str, Any]], bool], reason: str) -> None:

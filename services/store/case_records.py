@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.cases import (
+    MERGED_INTO,
     CaseEvent,
     CaseEventKind,
     CaseStatus,
@@ -36,8 +37,16 @@ TIMER_KINDS = ("window_opened", "window_at_risk", "window_missed")
 
 
 def load_case(conn: Connection, case_id: str, *, lock: bool = False) -> Row[Any] | None:
+    """The case; with `lock`, its program's state row and then the case row are taken
+    (`lock_programs`: the store's one lock order)."""
     query = select(cases).where(cases.c.id == case_id)
     if lock and conn.dialect.name == "postgresql":
+        program_id = conn.execute(
+            select(cases.c.program_id).where(cases.c.id == case_id)
+        ).scalar_one_or_none()
+        if program_id is None:
+            return None
+        lock_programs(conn, [program_id])
         query = query.with_for_update()
     return conn.execute(query).first()
 
@@ -70,13 +79,18 @@ def event_refs(conn: Connection, case_ids: Sequence[str]) -> dict[str, list[Even
     return refs
 
 
-def planned_of(row: Any) -> PlannedVisit | None:
+def planned_of(row: Any, now: datetime | None = None) -> PlannedVisit | None:
+    """The planned visit as stored (the slot); with `now`, as shown at that moment:
+    a slot that has begun is shown from `now` (never before it) until its end."""
     if row.planned_team_id is None:
         return None
+    visit_from = row.planned_visit_from
+    if now is not None and visit_from < now < row.planned_visit_until:
+        visit_from = now
     return PlannedVisit(
         team_id=row.planned_team_id,
         shift_start=row.planned_shift_start,
-        visit_from=row.planned_visit_from,
+        visit_from=visit_from,
         visit_until=row.planned_visit_until,
     )
 
@@ -102,6 +116,7 @@ def case_event(
         planned=planned_of(row),
         at_risk_reason=row.at_risk_reason,
         missed=row.missed_at is not None,
+        possible_death=row.possible_death_at is not None,
         events=refs,
         detail=dict(detail or {}),
     )
@@ -200,8 +215,31 @@ def _upsert(conn: Connection, table: Any, values: dict[str, object], key: str) -
     )
 
 
+def lock_programs(conn: Connection, program_ids: Iterable[str]) -> None:
+    """Take the programs' `program_state` rows (made if missing) for this transaction.
+
+    The one lock order of the store: a transaction that changes cases first locks
+    their programs' state rows (sorted by id), then cases, then texts. The planner
+    holds its program's row while it plans, so every writer of a program's cases
+    waits for it, and none can hold a case the planner waits for (PostgreSQL; SQLite
+    has one writer at a time anyway)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for program_id in sorted(set(program_ids)):
+        conn.execute(
+            postgresql.insert(program_state)
+            .values(program_id=program_id)
+            .on_conflict_do_nothing(index_elements=["program_id"])
+        )
+        conn.execute(
+            select(program_state.c.program_id)
+            .where(program_state.c.program_id == program_id)
+            .with_for_update()
+        )
+
+
 def request_plan(conn: Connection, program_ids: Iterable[str], now: datetime) -> None:
-    for program_id in set(program_ids):
+    for program_id in sorted(set(program_ids)):
         _upsert(
             conn, program_state, {"program_id": program_id, "plan_requested_at": now}, "program_id"
         )
@@ -246,8 +284,8 @@ def history_of(
         .where(and_(cases.c.person_id.in_(ids), cases.c.status == CaseStatus.CLOSED.value))
     )
     for r in rows:
-        if r.id == exclude_case:
-            continue
+        if r.id == exclude_case or r.outcome == MERGED_INTO:
+            continue  # a merged case's follow-up is the case it was merged into
         found[r.person_id].append(
             PastCase(
                 closed_at=r.closed_at,

@@ -75,9 +75,16 @@ def _filtered(query: Select[Any], program_id: str, f: QueueFilters) -> Select[An
 
 
 def queue_page(
-    conn: Connection, program_id: str, filters: QueueFilters, *, limit: int, offset: int = 0
+    conn: Connection,
+    program_id: str,
+    filters: QueueFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    now: datetime | None = None,
 ) -> QueuePage:
-    """Cases in QRT priority order (tier, earliest due, earliest occurrence)."""
+    """Cases in QRT priority order (tier, earliest due, earliest occurrence); planned
+    visits as seen at `now` (see `planned_of`)."""
     total = conn.execute(
         _filtered(select(func.count()).select_from(cases), program_id, filters)
     ).scalar_one()
@@ -102,10 +109,10 @@ def queue_page(
     ids = [r.id for r in rows]
     refs = event_refs(conn, ids)
     owners = usernames(conn, [r.owner_user_id for r in rows])
-    return QueuePage(total=total, items=[_item(r, refs.get(r.id, []), owners) for r in rows])
+    return QueuePage(total=total, items=[_item(r, refs.get(r.id, []), owners, now) for r in rows])
 
 
-def _item(r: Any, refs: list[EventRef], owners: dict[str, str]) -> QueueItem:
+def _item(r: Any, refs: list[EventRef], owners: dict[str, str], now: datetime | None) -> QueueItem:
     return QueueItem(
         case_id=r.id,
         program_id=r.program_id,
@@ -115,12 +122,13 @@ def _item(r: Any, refs: list[EventRef], owners: dict[str, str]) -> QueueItem:
         window_opens_at=r.window_opens_at,
         window_due_at=r.window_due_at,
         person_id=r.person_id,
-        planned=planned_of(r),
+        planned=planned_of(r, now),
         at_risk_reason=r.at_risk_reason,
         missed=r.missed_at is not None,
         attempts=r.n or 0,
         callback_requested=r.callback_requested_at is not None,
         phone_invalid=r.phone_invalid_at is not None,
+        possible_death=r.possible_death_at is not None,
         events=refs,
         version=r.version,
         owner=owners.get(r.owner_user_id) if r.owner_user_id else None,
@@ -130,7 +138,13 @@ def _item(r: Any, refs: list[EventRef], owners: dict[str, str]) -> QueueItem:
 
 
 def shift_plans(
-    conn: Connection, program_id: str, *, team_id: str | None, start: datetime, end: datetime
+    conn: Connection,
+    program_id: str,
+    *,
+    team_id: str | None,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
 ) -> list[ShiftPlan]:
     """Open cases planned (or assigned) for shifts starting in [start, end), by shift."""
     team = func.coalesce(cases.c.assigned_team_id, cases.c.planned_team_id)
@@ -159,7 +173,9 @@ def shift_plans(
     for r in rows:
         shift_at = UTCDateTime().process_result_value(r.plan_shift, conn.dialect)
         assert shift_at is not None
-        plans.setdefault((r.plan_team, shift_at), []).append(_item(r, refs.get(r.id, []), owners))
+        plans.setdefault((r.plan_team, shift_at), []).append(
+            _item(r, refs.get(r.id, []), owners, now)
+        )
     return [ShiftPlan(team_id=t, shift_start=s, items=items) for (t, s), items in plans.items()]
 
 
@@ -270,11 +286,13 @@ def case_detail(
         occurred_at=row.occurred_at,
         window_opens_at=row.window_opens_at,
         window_due_at=row.window_due_at,
-        planned=planned_of(row),
+        planned=planned_of(row, now),
         at_risk_reason=row.at_risk_reason,
         missed=row.missed_at is not None,
         callback_requested=row.callback_requested_at is not None,
         phone_invalid=row.phone_invalid_at is not None,
+        possible_death=row.possible_death_at is not None,
+        merged_into=row.merged_into,
         owner=owners.get(row.owner_user_id) if row.owner_user_id else None,
         assigned_team_id=row.assigned_team_id,
         assigned_shift_start=row.assigned_shift_start,

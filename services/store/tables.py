@@ -91,6 +91,10 @@ cases = Table(
     Column("owned_at", UTCDateTime, nullable=True),
     Column("assigned_team_id", String(64), nullable=True),
     Column("assigned_shift_start", UTCDateTime, nullable=True),
+    # a fatal report that may be this person (a review match, or the same scene): to confirm
+    Column("possible_death_at", UTCDateTime, nullable=True),
+    Column("possible_death_event_id", Integer, nullable=True),
+    Column("merged_into", String(36), nullable=True),  # outcome merged_into: the survivor
     Index(
         "ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at", "id"
     ),
@@ -256,6 +260,7 @@ sms_consents = Table(
     Column("case_id", String(36), nullable=True),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_sms_consents_phone", "program_id", "phone_token", "id"),
+    Index("ix_sms_consents_person", "person_id"),
 )
 
 sms_texts = Table(

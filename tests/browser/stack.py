@@ -10,10 +10,11 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tests import wall_clock
 from tests.support import ROOT, wait_for
 
 PROGRAM = "example"
@@ -105,7 +106,7 @@ def overdose(event_id: str, person: dict[str, str], hours_ago: float) -> dict[st
         "source": "ems",
         "agency_id": AGENCY,
         "incident_number": f"I-{event_id}",
-        "occurred_at": (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat(),
+        "occurred_at": (wall_clock.now() - timedelta(hours=hours_ago)).isoformat(),
         "location": {"city": "Huntington", "state": "WV", "county_fips": "54011"},
         "patient": person,
         "naloxone": {"administered": True, "doses": 1, "given_by": "EMS"},

@@ -27,6 +27,7 @@ from kafka import KafkaAdminClient
 
 from schemas.codec import decode
 from schemas.intake import RejectedEvent, RejectReason
+from tests import wall_clock
 from tests.support import ROOT, cli_bearer, read_topic, wait_for
 
 EXAMPLE = ROOT / "docs" / "examples" / "first-events.jsonl"
@@ -161,9 +162,9 @@ def test_a_second_stack_on_the_same_data_dir_or_port_is_refused(stack: Stack) ->
 
 
 def _event(event_id: str, source: str, agency: str, minutes_ago: int, **extra: Any) -> str:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    at = wall_clock.now() - timedelta(minutes=minutes_ago)
     return json.dumps(
         {
             "event_id": event_id, "source": source, "agency_id": agency,

@@ -157,7 +157,7 @@ def test_jon_smyth_and_john_smith_go_to_review(scene: Scenario) -> None:
     (review,) = open_reviews(scene.store, "example")
     assert review.case_id == item.case_id and review.candidate_person_id != item.person_id
     link_review(scene.store, review.id, actor="coordinator", now=scene.now,
-                rules=scene.programs.programs[0].tiers)  # fmt: skip
+                program=scene.programs.programs[0])  # fmt: skip
     (linked,) = scene.store.queue("example")
     assert linked.person_id == review.candidate_person_id
     assert linked.tier is Tier.UNLOCATED, "linking brings the history, and the tier follows"

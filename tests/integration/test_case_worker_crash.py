@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 from schemas.cases import CaseEvent
@@ -14,6 +13,7 @@ from services.simulation.synthetic import synthetic_events
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.topics import ensure_topics
+from tests import wall_clock
 from tests.support import Worker, producer, read_topic, stack_env, wait_for
 
 EVENTS = 4000
@@ -31,7 +31,7 @@ def test_case_worker_killed_mid_stream_loses_and_duplicates_nothing(
     intake = Worker("intake", env, tmp_path).start()
     cases = Worker("cases", env, tmp_path)
     try:
-        events = list(synthetic_events(EVENTS, datetime.now(UTC), seed=11))
+        events = list(synthetic_events(EVENTS, wall_clock.now(), seed=11))
         send = producer(broker)
         for event in events:
             topic = settings.topic(f"overdose.{event['source']}.v1")

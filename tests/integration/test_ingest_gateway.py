@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from services.runtime.embedded_broker import EmbeddedBroker, free_port
 from services.settings import Settings
 from services.store.repository import Store
 from services.topics import ensure_topics
+from tests import wall_clock
 from tests.support import read_topic
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "nemsis"
@@ -31,7 +32,7 @@ def event(event_id: str, agency: str = "EX-EMS-01", **changes: Any) -> dict[str,
         "source": "ems",
         "agency_id": agency,
         "incident_number": f"I-{event_id}",
-        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "occurred_at": (wall_clock.now() - timedelta(hours=2)).isoformat(),
         "location": {"county_fips": "54011"},
         **changes,
     }
@@ -55,7 +56,7 @@ def gateway(store: Store, broker: str, topic_prefix: str, tmp_path: Path) -> Any
 def agency_client(store: Store, settings: Settings) -> Iterator[TestClient]:
     """The API with its lifespan, signed in with a new key of agency EX-EMS-01."""
     app = create_app(settings, ctx=bootstrap(settings, store=store))
-    key = create_key(store, "EX-EMS-01", datetime.now(UTC), "test vendor")
+    key = create_key(store, "EX-EMS-01", wall_clock.now(), "test vendor")
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         yield client
@@ -140,12 +141,12 @@ def test_a_nemsis_upload_publishes_the_overdoses_and_summarizes(gateway: Any, br
 
 def test_the_smallest_police_record_is_accepted(gateway: Any, broker: str, store: Store) -> None:
     client, settings = gateway
-    key = create_key(store, "EX-PD-01", datetime.now(UTC))
+    key = create_key(store, "EX-PD-01", wall_clock.now())
     minimal = {
         "event_id": "pd-1",
         "source": "police",
         "agency_id": "EX-PD-01",
-        "occurred_at": (datetime.now(UTC) - timedelta(minutes=30)).isoformat(),
+        "occurred_at": (wall_clock.now() - timedelta(minutes=30)).isoformat(),
         "location": {"lat": 38.42, "lon": -82.44, "county_fips": "54011"},
         "naloxone": {"administered": True},
         "fatal": False,

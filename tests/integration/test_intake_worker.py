@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from schemas.codec import decode
 from schemas.intake import IntakeRecord, RejectedEvent, RejectReason
 from services.settings import Settings
 from services.topics import ensure_topics
+from tests import wall_clock
 from tests.support import Worker, producer, read_topic, stack_env
 
 
@@ -23,7 +24,7 @@ def good(event_id: str, **changes: Any) -> dict[str, Any]:
         "source": "ems",
         "agency_id": "EX-EMS-01",
         "incident_number": f"I-{event_id}",
-        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "occurred_at": (wall_clock.now() - timedelta(hours=2)).isoformat(),
         "location": {"county_fips": "54011"},
         "patient": {"first_name": "Alex", "last_name": "Testperson"},
     }
@@ -43,7 +44,7 @@ def intake(broker: str, topic_prefix: str, tmp_path: Path) -> Iterator[Settings]
 
 def test_bad_input_is_dead_lettered_and_good_input_routed(broker: str, intake: Settings) -> None:
     ems, police = intake.topic("overdose.ems.v1"), intake.topic("overdose.police.v1")
-    future = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    future = (wall_clock.now() + timedelta(hours=3)).isoformat()
     bad: dict[str, tuple[str, bytes, RejectReason]] = {
         "malformed": (ems, b'{"event_id": "m1", "source": ', RejectReason.MALFORMED_JSON),
         "types": (

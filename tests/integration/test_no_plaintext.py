@@ -48,7 +48,7 @@ def _exercise(store: Store, cipher: FieldCipher) -> None:
     scene.report(overdose(at=scene.now, patient=variant))
     for review in open_reviews(store, "example"):
         link_review(
-            store, review.id, actor="t", now=scene.now, rules=scene.programs.programs[0].tiers
+            store, review.id, actor="t", now=scene.now, program=scene.programs.programs[0]
         )
     for item in store.queue("example"):  # texts queued for every case: numbers sealed
         schedule_case_texts(store, cipher, scene.programs, item.case_id, scene.now)

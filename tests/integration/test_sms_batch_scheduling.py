@@ -11,7 +11,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import sms_consents, sms_outbox, sms_texts
 from services.topics import FOLLOWUP_CASES, SMS_OUTBOUND, ensure_topics
+from tests import wall_clock
 from tests.integration.engine_support import T0, overdose, programs
 from tests.support import Worker, producer, read_topic, stack_env, wait_for
 
@@ -289,7 +290,7 @@ def test_the_sms_worker_queues_the_texts_of_the_cases_a_batch_of_case_events_nam
     migrate(engine)
     store = Store(engine)
     cipher = FieldCipher(development_keyring(tmp_path))  # the worker reads the same keys
-    now = datetime.now(UTC).replace(microsecond=0)  # the worker's clock is the real one
+    now = wall_clock.now().replace(microsecond=0)  # the worker's clock is the real one
     records = [overdose(at=now, patient=person(n), consent=YES) for n in (1, 2, 3)]
     records.append(overdose(at=now, patient=person(4), consent={"sms": False}))
     open_cases(store, records, programs(), now, cipher)

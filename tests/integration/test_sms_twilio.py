@@ -20,6 +20,7 @@ from services.sms.sender_types import SendRefused, SendRetryable
 from services.sms.twilio_sender import TwilioSender
 from services.store.repository import Store
 from services.store.tables import sms_consents
+from tests import wall_clock
 from tests.integration.test_sms_checkins import PHONE, Texting, texting
 from tests.support_twilio import FakeTwilio
 
@@ -94,19 +95,19 @@ def test_throttling_and_server_errors_are_retryable_with_retry_after(fake: FakeT
 
 
 def test_find_sent_looks_up_by_number_body_and_time(fake: FakeTwilio) -> None:
-    before = datetime.now(UTC) - timedelta(minutes=1)
+    before = wall_clock.now() - timedelta(minutes=1)
     sent = run(send_once(sender(fake), PHONE, "Check-in text"))
 
     async def look(body: str, since: datetime) -> Any:
         s = sender(fake)
         try:
-            return await s.find_sent(PHONE, body, since, datetime.now(UTC) + timedelta(minutes=1))
+            return await s.find_sent(PHONE, body, since, wall_clock.now() + timedelta(minutes=1))
         finally:
             await s.close()
 
     assert run(look("Check-in text", before)).sid == sent.sid
     assert run(look("Another text", before)) is None
-    assert run(look("Check-in text", datetime.now(UTC) + timedelta(minutes=5))) is None
+    assert run(look("Check-in text", wall_clock.now() + timedelta(minutes=5))) is None
 
 
 # --- the dispatcher against the fake ------------------------------------------------------

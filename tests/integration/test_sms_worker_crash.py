@@ -4,7 +4,7 @@ Real worker process, real broker, real store, twilio-python against a local serv
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import sms_consents, sms_texts
 from services.topics import ensure_topics
+from tests import wall_clock
 from tests.support import Worker, read_topic, stack_env, wait_for
 from tests.support_twilio import FakeTwilio
 
@@ -79,7 +80,7 @@ def test_killed_between_send_and_record_each_client_gets_the_text_once(
     store = Store(engine)
     cipher = FieldCipher(development_keyring(tmp_path))  # the worker reads the same keys
     phones = [f"+1304555{n:04d}" for n in (150, 151, 152)]
-    now = datetime.now(UTC)
+    now = wall_clock.now()
     with FakeTwilio(ACCOUNT, TOKEN) as fake:
         env = stack_env(tmp_path, broker, topic_prefix, database_url)
         env.update(

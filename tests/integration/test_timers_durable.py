@@ -17,6 +17,7 @@ from services.crypto.fields import FieldCipher
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import case_events, cases, timers
+from tests import wall_clock
 from tests.integration.engine_support import T0, Scenario, overdose
 from tests.support import Worker, stack_env, wait_for
 
@@ -89,9 +90,8 @@ def test_timer_worker_killed_and_restarted_keeps_plans_and_timers(
     migrate(engine)
     store = Store(engine)
     # Real time: cases of the last hours, so some windows are open and shifts lie ahead.
-    from datetime import UTC, datetime
 
-    now = datetime.now(UTC)
+    now = wall_clock.now()
     scene = Scenario(store, cipher, now=now)
     scene.report(*(overdose(at=now - timedelta(hours=h)) for h in (1, 13, 14, 30, 80)))
     env = stack_env(tmp_path, "127.0.0.1:1", "", url)
@@ -117,7 +117,7 @@ def test_timer_worker_killed_and_restarted_keeps_plans_and_timers(
         assert after[1] == before[1], "every timer as it was: fired ones at the same time"
         assert _timer_events(store) == events_before, "nothing fired twice after the restart"
         assert after[0] == before[0], "plans as they were"
-        assert plan_program(store, scene.programs.programs[0], datetime.now(UTC)) == 0
+        assert plan_program(store, scene.programs.programs[0], wall_clock.now()) == 0
     finally:
         worker.stop()
         store.dispose()

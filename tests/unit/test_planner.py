@@ -425,6 +425,7 @@ def test_case_gets_the_earliest_shift_in_its_window_and_the_part_inside_it() -> 
             shift_end=MON.end,
             visit_from=utc(2026, 1, 5, 16),  # opens mid-shift
             visit_until=MON.end,
+            slot_from=utc(2026, 1, 5, 16),
         )
     }
     due_mid_shift = case("c2", opens=utc(2026, 1, 4), due=utc(2026, 1, 5, 15))
@@ -437,6 +438,7 @@ def test_a_running_shift_is_used_from_now_and_an_ended_one_never() -> None:
     now = utc(2026, 1, 5, 20)  # MON is running
     slot = plan_visits([c], [MON, TUE], now).slots["c1"]
     assert (slot.shift_start, slot.visit_from, slot.visit_until) == (MON.start, now, MON.end)
+    assert slot.slot_from == MON.start, "the slot as stored does not move with the clock"
     assert placed(plan_visits([c], [MON, TUE], MON.end)) == {"c1": ("a", TUE.start)}
     only_mon = plan_visits([c], [MON], MON.end)
     assert only_mon.at_risk == {"c1": AtRiskReason.NO_SHIFT_IN_WINDOW}
@@ -645,6 +647,7 @@ def check_plan(cases: list[PlanCase], shifts: list[Shift], now: datetime, plan: 
         c, s = by_id[case_id], by_key[slot.team_id, slot.shift_start]
         assert slot.case_id == case_id and slot.shift_end == s.end
         assert slot.visit_from == max(s.start, c.opens_at, now)
+        assert slot.slot_from == max(s.start, c.opens_at)
         assert slot.visit_until == min(s.end, c.due_at)
         assert slot.visit_from < slot.visit_until
         assert c.opens_at <= slot.visit_from and slot.visit_until <= c.due_at
@@ -700,6 +703,34 @@ def check_plan(cases: list[PlanCase], shifts: list[Shift], now: datetime, plan: 
 def test_plan_properties(scenario: tuple[list[PlanCase], list[Shift], datetime]) -> None:
     cases, shifts, now = scenario
     check_plan(cases, shifts, now, plan_visits(cases, shifts, now))
+
+
+def stored(plan: Plan) -> tuple[dict[str, tuple[object, ...]], dict[str, AtRiskReason]]:
+    """What the store keeps of a plan: every slot without the clamp to `now`."""
+    slots = {
+        cid: (s.team_id, s.shift_start, s.shift_end, s.slot_from, s.visit_until)
+        for cid, s in plan.slots.items()
+    }
+    return slots, plan.at_risk
+
+
+@PROPERTY
+@given(scenarios(), st.integers(1, 48 * 60))
+def test_plan_stands_still_while_no_shift_ends_and_no_window_closes(
+    scenario: tuple[list[PlanCase], list[Shift], datetime], minutes: int
+) -> None:
+    """A re-plan at a later moment changes nothing while every slot still holds."""
+    cases, shifts, now = scenario
+    later = now + timedelta(minutes=minutes)
+    boundaries = [s.end for s in shifts] + [c.due_at for c in cases]
+    if any(now < b <= later for b in boundaries):
+        later = min(b for b in boundaries if now < b <= later) - timedelta(seconds=1)
+    if later <= now:
+        return
+    first, second = plan_visits(cases, shifts, now), plan_visits(cases, shifts, later)
+    assert stored(second) == stored(first)
+    for slot in second.slots.values():
+        assert slot.visit_from == max(slot.slot_from, later)
 
 
 @PROPERTY

@@ -143,7 +143,7 @@ def _queue_values(request: Request, caller: Caller, program_id: str) -> dict[str
         None, f["callback_requested"], f["owner"], ctx,
     )  # fmt: skip
     with ctx.store.engine.connect() as conn:
-        found = queue_page(conn, program_id, filters, limit=PAGE_SIZE)
+        found = queue_page(conn, program_id, filters, limit=PAGE_SIZE, now=ctx.clock())
     kept = {k: v for k, v in f.items() if v}
     return {
         **_common(ctx, caller),
