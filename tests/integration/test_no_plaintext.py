@@ -47,9 +47,7 @@ def _exercise(store: Store, cipher: FieldCipher) -> None:
     variant = {**PEOPLE[1], "first_name": "Marisoll", "dob": "1993-02-11", "phone": None}
     scene.report(overdose(at=scene.now, patient=variant))
     for review in open_reviews(store, "example"):
-        link_review(
-            store, review.id, actor="t", now=scene.now, program=scene.programs.programs[0]
-        )
+        link_review(store, review.id, actor="t", now=scene.now, program=scene.programs.programs[0])
     for item in store.queue("example"):  # texts queued for every case: numbers sealed
         schedule_case_texts(store, cipher, scene.programs, item.case_id, scene.now)
     handle_reply(

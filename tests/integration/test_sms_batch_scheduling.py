@@ -278,6 +278,7 @@ def test_an_empty_or_unknown_batch_queues_nothing(store: Store, cipher: FieldCip
     assert texts_of(store, cipher) == [] and records_of(store) == []
 
 
+@pytest.mark.time_of_day
 def test_the_sms_worker_queues_the_texts_of_the_cases_a_batch_of_case_events_names(
     broker: str, topic_prefix: str, database_url: str, tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from services.cases.replanning import plan_program
@@ -82,6 +83,7 @@ def _state(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, .
     return plans, fired
 
 
+@pytest.mark.time_of_day
 def test_timer_worker_killed_and_restarted_keeps_plans_and_timers(
     tmp_path: Path, cipher: FieldCipher
 ) -> None:
