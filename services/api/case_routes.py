@@ -6,19 +6,25 @@ someone else owns is 409; a coordinator's assignment may take it over."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 
-from schemas.case_views import AttemptCreate, CaseDetail, OutcomeCreate, OwnerChange
+from schemas.case_views import (
+    AttemptCreate,
+    CaseDetail,
+    DeathDecision,
+    OutcomeCreate,
+    OwnerChange,
+)
 from schemas.cases import CaseStatus, QueuePage, Tier
 from services.accounts.roles import Capability
 from services.accounts.users import user_id_of
 from services.api.auth import ApiCaller, Caller, context_of, require
 from services.api.errors import http_error, storable_text, storable_time
 from services.bootstrap import Context
-from services.cases import ownership, visits
+from services.cases import deaths, ownership, visits
 from services.store.queue_reads import QueueFilters, case_detail, program_of_case, queue_page
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
@@ -294,6 +300,33 @@ def post_outcome(
         expected_version=parse_if_match(if_match),
     )
     return {"case_id": case_id, "status": "closed", "outcome": outcome.outcome.value}
+
+
+@router.post(
+    "/cases/{case_id}/possible-death",
+    summary="Confirm a possible death (the person's open cases close as deceased) or dismiss it",
+)
+def post_possible_death(
+    case_id: str, body: DeathDecision, request: Request, caller: ApiCaller
+) -> dict[str, Any]:
+    ctx = context_of(request)
+    program_id = case_program(ctx, caller, case_id, Capability.REVIEW)
+    decide_death(ctx, caller, program_id, case_id, confirm=body.decision == "confirm")
+    return {"case_id": case_id, "decision": body.decision}
+
+
+def decide_death(
+    ctx: Context, caller: Caller, program_id: str, case_id: str, *, confirm: bool
+) -> None:
+    program = ctx.programs.get(program_id)
+    minutes = program.matching.incident_merge_minutes if program else 0
+    try:
+        deaths.decide_possible_death(
+            ctx.store, case_id, confirm=confirm, margin=timedelta(minutes=minutes),
+            actor=caller.principal.actor, now=ctx.clock(),
+        )  # fmt: skip
+    except deaths.NotFlagged as exc:
+        raise http_error(exc) from exc
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import HTTPException
 
-from services.cases import ownership, visits
+from services.cases import deaths, ownership, visits
 from services.cases.reviews import ReviewError
 
 
@@ -23,7 +23,7 @@ def http_error(exc: Exception) -> HTTPException:
             return HTTPException(status_code=409, detail=detail)
         case visits.ReferralMismatch() | visits.TimeOutOfRange():
             return HTTPException(status_code=422, detail=detail)
-        case ReviewError():
+        case ReviewError() | deaths.NotFlagged():
             return HTTPException(status_code=409, detail=detail)
     return HTTPException(status_code=400, detail=detail)
 

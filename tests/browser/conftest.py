@@ -54,3 +54,22 @@ def page(chromium: Browser) -> Iterator[Page]:
     yield opened
     context.close()  # closes the live connection before the stack stops
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"  # test artefacts, not committed
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def screenshots(page: Page, name: str) -> list[Path]:
+    """The page at desktop size and at 390x844 (a phone), full length, into
+    tests/browser/screenshots/; the page is left at desktop size."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    taken = []
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        path = SCREENSHOTS / f"{name}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        taken.append(path)
+    page.set_viewport_size(DESKTOP)
+    return taken

@@ -83,13 +83,14 @@ class RunningStack:
         )  # fmt: skip
         assert f"user {username} created" in said
 
-    def publish(self, event: dict[str, Any]) -> None:
-        """One event through the HTTP ingest gateway; 202 means the broker has it."""
+    def publish(self, event: dict[str, Any], key: str | None = None) -> None:
+        """One event through the HTTP ingest gateway (with the stack's agency key, or
+        `key`); 202 means the broker has it."""
         request = urllib.request.Request(  # noqa: S310 (loopback URL)
             self.api + "/api/v1/events",
             data=json.dumps(event).encode(),
             headers={
-                "Authorization": f"Bearer {self.agency_key}",
+                "Authorization": f"Bearer {key or self.agency_key}",
                 "Content-Type": "application/json",
             },
             method="POST",

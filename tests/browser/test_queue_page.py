@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import screenshots
 from tests.browser.stack import PROGRAM, RunningStack, overdose
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
@@ -180,3 +181,35 @@ def test_not_located_then_the_same_persons_next_case_comes_in_unlocated(
     assert closed.ok, closed.text()
     assert closed.json()["status"] == "closed" and closed.json()["outcome"] == "not_located"
     assert item["person_id"] == closed.json()["person"]["person_id"], "the same person"
+
+
+def test_a_possible_death_is_flagged_and_a_coordinator_confirms_it(
+    page: Page, stack: RunningStack
+) -> None:
+    """A police report of a death at the same scene, naming nobody: the case is flagged on
+    the queue and the case page; the coordinator confirms, and the case closes."""
+    scene = {"address": "40 Quiet Lane", "city": "Huntington", "zip": "25701",
+             "county_fips": "54011"}  # fmt: skip
+    person = {"first_name": "Casey", "last_name": "Flagwood", "dob": "1991-05-06"}
+    sign_in(page, stack, "casey_coord")
+    report = {**overdose("browser-c-1", person, hours_ago=1), "location": scene}
+    stack.publish(report)
+    case_id = next_new_row(page, cases_shown(page))
+    police_key = stack.qrt("agency", "create", "EX-PD-01").strip().splitlines()[-1]
+    fatal = {**report, "event_id": "browser-c-2", "source": "police", "agency_id": "EX-PD-01",
+             "incident_number": "P-browser-c-2", "patient": None, "fatal": True}  # fmt: skip
+    stack.publish(fatal, key=police_key)
+    row = page.locator(f'#queue-rows tr[data-case="{case_id}"]')
+    expect(row.locator(".flag.possible-death")).to_have_text(
+        "possible death", timeout=LIVE_S * 1000
+    )
+    screenshots(page, "queue-possible-death")
+
+    page.click(f'#queue-rows a[href="/cases/{case_id}"]')
+    expect(page.locator("#possible-death")).to_contain_text("A fatal overdose report may be")
+    screenshots(page, "case-possible-death")
+    page.click("#confirm-death")
+    expect(page).to_have_url(f"{stack.api}/cases/{case_id}")
+    expect(page.locator("#case-status")).to_have_text("closed · deceased")
+    expect(page.locator("#possible-death")).to_have_count(0)
+    screenshots(page, "case-deceased")

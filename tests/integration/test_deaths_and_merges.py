@@ -248,3 +248,39 @@ def test_linking_a_review_of_two_open_cases_leaves_one(scene: Scenario) -> None:
     assert len(slots) == len(set(slots)), "every text kept once"
     assert "merged" in kinds(scene.store, first) and "cases_merged" in actions(scene.store, first)
     assert schedule(scene, first) == 0, "the merged case's texts count as the survivor's"
+
+
+# --- through the API -------------------------------------------------------------------------
+
+
+def test_a_coordinator_decides_a_possible_death_through_the_api(scene: Scenario) -> None:
+    from fastapi.testclient import TestClient
+
+    from schemas.accounts import Role
+    from services.api.app import create_app
+    from services.bootstrap import bootstrap
+    from services.settings import Settings
+    from tests.support_accounts import bearer
+
+    scene.report(overdose(patient=ALEX, location=SCENE))
+    scene.report(overdose(source="police", location=SCENE, fatal=True))
+    (row,) = case_rows(scene.store)
+    coordinator = bearer(scene.store, "coord", Role.COORDINATOR)
+    peer = bearer(scene.store, "peer", Role.OUTREACH)
+    settings = Settings()
+    ctx = bootstrap(settings, store=scene.store, cipher=scene.cipher, programs=scene.programs,
+                    clock=lambda: scene.now)  # fmt: skip
+    path = f"/api/v1/cases/{row.id}/possible-death"
+    with TestClient(create_app(settings, ctx=ctx)) as client:
+        detail = client.get(f"/api/v1/cases/{row.id}", headers=coordinator).json()
+        assert detail["possible_death"] is True
+        queue = client.get("/api/v1/programs/example/queue", headers=peer).json()
+        assert queue["items"][0]["possible_death"] is True
+        assert client.post(path, json={"decision": "confirm"}, headers=peer).status_code == 403
+        assert client.post(path, json={"decision": "maybe"}, headers=coordinator).status_code == 422
+        done = client.post(path, json={"decision": "confirm"}, headers=coordinator)
+        assert done.status_code == 200, done.text
+        again = client.post(path, json={"decision": "dismiss"}, headers=coordinator)
+        assert again.status_code == 409 and "not flagged" in again.json()["detail"]
+    (after,) = case_rows(scene.store)
+    assert (after.status, after.outcome) == ("closed", "deceased")

@@ -21,7 +21,7 @@ PRODUCTION_VARS = (
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (*PRODUCTION_VARS, "QRT_ENVIRONMENT", "QRT_DATA_DIR"):
+    for name in (*PRODUCTION_VARS, "QRT_ENVIRONMENT", "QRT_DATA_DIR", "QRT_CLOCK_OFFSET_SECONDS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -63,6 +63,28 @@ def test_production_with_everything_set(monkeypatch: pytest.MonkeyPatch, tmp_pat
     settings = Settings()
     assert settings.environment == "production"
     assert "AAAA" not in repr(settings), "secrets never show in a repr or a log line"
+
+
+def test_a_shifted_clock_is_for_development_and_tests_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.bootstrap import bootstrap
+    from services.programs import load_programs
+
+    monkeypatch.setenv("QRT_CLOCK_OFFSET_SECONDS", "-3600")
+    ctx = bootstrap(Settings(data_dir=tmp_path), programs=load_programs(None))
+    behind = datetime.now(UTC) - ctx.clock()
+    assert timedelta(minutes=59) < behind < timedelta(minutes=61)
+    monkeypatch.setenv("QRT_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://qrt@db/qrt")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("QRT_PROGRAMS_FILE", str(tmp_path / "programs.toml"))
+    monkeypatch.setenv("QRT_DATA_KEYS", "k1:" + "A" * 43 + "=")
+    monkeypatch.setenv("QRT_INDEX_KEY", "B" * 43 + "=")
+    with pytest.raises(ValidationError, match="QRT_CLOCK_OFFSET_SECONDS"):
+        Settings()
 
 
 def test_settings_are_frozen() -> None:

@@ -20,7 +20,13 @@ from services.accounts.lockout import locked_hint, throttle_of
 from services.accounts.roles import Capability
 from services.accounts.users import authenticate
 from services.api.auth import SESSION_COOKIE, Caller, PageCaller, context_of, require
-from services.api.case_routes import case_program, filters_from, parse_if_match, record_visit
+from services.api.case_routes import (
+    case_program,
+    decide_death,
+    filters_from,
+    parse_if_match,
+    record_visit,
+)
 from services.api.errors import http_error
 from services.api.program_routes import decide_review, open_review_views, plans_for
 from services.api.web.render import page
@@ -191,6 +197,7 @@ def case_view(
         can_claim=who.can(detail.program_id, Capability.CLAIM),
         can_record=who.can(detail.program_id, Capability.RECORD),
         can_clinical=who.can(detail.program_id, Capability.VIEW_CLINICAL),
+        can_decide_death=who.can(detail.program_id, Capability.REVIEW),
         error=error,
     )  # fmt: skip
 
@@ -265,6 +272,24 @@ def attempt(
         require(caller, program_id, Capability.VIEW_CLINICAL)
     try:
         record_visit(ctx, caller, program_id, case_id, record, ctx.clock(), parse_if_match(version))
+    except HTTPException as exc:
+        return _back(case_id, str(exc.detail))
+    return _back(case_id)
+
+
+@router.post("/cases/{case_id}/possible-death")
+def possible_death(
+    case_id: str,
+    request: Request,
+    caller: PageCaller,
+    decision: Annotated[str, Form(max_length=16)],
+) -> Response:
+    ctx = context_of(request)
+    program_id = case_program(ctx, caller, case_id, Capability.REVIEW)
+    if decision not in ("confirm", "dismiss"):
+        return _back(case_id, "decide confirm or dismiss")
+    try:
+        decide_death(ctx, caller, program_id, case_id, confirm=decision == "confirm")
     except HTTPException as exc:
         return _back(case_id, str(exc.detail))
     return _back(case_id)
