@@ -6,6 +6,7 @@ fields only; anything else is a new version (`OverdoseEventV2`, new topics).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -13,6 +14,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
+# C0 and C1 control characters (NUL, escape, ...): no field of a report holds one, and
+# PostgreSQL text cannot hold a NUL at all
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 ShortText = Annotated[str, Field(max_length=200)]
 
@@ -24,6 +28,18 @@ class Source(StrEnum):
 
 class _Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str) and (found := CONTROL.search(text)):
+                raise ValueError(
+                    f"holds a control character (U+{ord(found.group()):04X}); "
+                    "send plain text without NUL, escape or other control characters"
+                )
+        return value
 
 
 class Address(_Contract):
@@ -81,6 +97,16 @@ class OverdoseEvent(_Contract):
     )
     disposition: ShortText | None = None
     consent: Consent = Field(default_factory=Consent)
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _text_required(cls, value: object) -> object:
+        if isinstance(value, int | float):  # pydantic would read a number as Unix time
+            raise ValueError(
+                "occurred_at is a number; send ISO-8601 text with a UTC offset, "
+                "e.g. 2026-11-21T23:40:00-05:00"
+            )
+        return value
 
     @field_validator("occurred_at")
     @classmethod

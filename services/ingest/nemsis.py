@@ -80,7 +80,7 @@ def _values(report: Element, name: str, *, skip_pertinent_negatives: bool = True
     for el in report.iter(f"{NS}{name}"):
         if el.get(XSI_NIL) == "true" or (skip_pertinent_negatives and el.get("PN")):
             continue
-        text = (el.text or "").strip()
+        text = " ".join((el.text or "").split())  # a line break inside a value is a space
         if text:
             out.append(text)
     return out

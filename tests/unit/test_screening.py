@@ -113,3 +113,32 @@ def test_unknown_fields_are_refused() -> None:
 def test_json_that_is_not_an_event(value: str) -> None:
     r = rejected(value.encode())
     assert r.reason in {RejectReason.MALFORMED_JSON, RejectReason.INVALID_EVENT}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"event_id": "e\u0000-1"}, "event_id"),
+        ({"incident_number": "I\u0000"}, "incident_number"),
+        ({"agency_id": "EX-EMS-01\u0000"}, "agency_id"),
+        ({"patient": {"last_name": "Smith\u001b[2J"}}, "patient.last_name"),
+        ({"suspected_substances": ["T40.4X1A", "fent\u0085anyl"]}, "suspected_substances"),
+        ({"location": {"address": "1 Main\u0000St", "county_fips": "54011"}}, "location.address"),
+    ],
+)
+def test_a_control_character_in_any_text_is_refused_with_the_field(
+    changes: dict[str, Any], field: str
+) -> None:
+    found = rejected(json.dumps(event(**changes)).encode())
+    assert found.reason is RejectReason.INVALID_EVENT
+    assert [e.field for e in found.errors] == [field]
+    assert "control character" in found.errors[0].message
+    assert "\u0000" not in found.detail and "\u001b" not in found.detail
+
+
+@pytest.mark.parametrize("when", [12345, 1764000000.5, 0])
+def test_a_number_is_not_a_time(when: float) -> None:
+    found = rejected(json.dumps(event(occurred_at=when)).encode())
+    assert found.reason is RejectReason.INVALID_EVENT
+    assert [e.field for e in found.errors] == ["occurred_at"]
+    assert "ISO-8601" in found.errors[0].message
