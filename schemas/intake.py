@@ -19,6 +19,7 @@ class RejectReason(StrEnum):
     UNROUTABLE = "unroutable"
     AMBIGUOUS_JURISDICTION = "ambiguous_jurisdiction"
     SOURCE_MISMATCH = "source_mismatch"
+    STORE_REFUSED = "store_refused"  # valid JSON the store cannot keep (the case worker)
 
 
 class FieldError(BaseModel):

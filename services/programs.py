@@ -79,6 +79,9 @@ class Program(BaseModel):
     agency_ids: list[str] = Field(default_factory=list)
     visit_window: VisitWindow = Field(default_factory=VisitWindow)
     at_risk_before_due_hours: Annotated[float, Field(ge=0)] = 12
+    # a report of an overdose longer ago than this is kept for history and reports, but
+    # opens no case and sends no text
+    max_event_age_days: Annotated[float, Field(gt=0, le=3650)] = 30
     teams: TeamList = Field(default_factory=list, alias="team")
     matching: Matching = Field(default_factory=Matching)
     tiers: OtherHistoryTiers = Field(default_factory=OtherHistoryTiers)
@@ -92,6 +95,10 @@ class Program(BaseModel):
     @property
     def at_risk_before_due(self) -> timedelta:
         return timedelta(hours=self.at_risk_before_due_hours)
+
+    @property
+    def max_event_age(self) -> timedelta:
+        return timedelta(days=self.max_event_age_days)
 
     @field_validator("timezone")
     @classmethod

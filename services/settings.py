@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     gateway_ack_seconds: float = Field(
         default=10.0, gt=0, le=120, description="longest wait for the broker's ack, else 503"
     )
+    gateway_inbox: bool = Field(
+        default=False,
+        description="keep accepted events in the store until stored as cases (qrt up turns "
+        "it on with the embedded broker, which keeps its topics in memory)",
+    )
     sms_rate_per_second: float = Field(default=1.0, gt=0, le=1000, description="per sender")
     sms_concurrency: int = Field(default=4, ge=1, le=64)
     session_hours: float = Field(default=12.0, gt=0, le=168, description="a page sign-in")
@@ -85,6 +90,13 @@ class Settings(BaseSettings):
         le=10 * 365 * 86400,
         description="development and tests only: every process runs this far from real time",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="a worker serves its metrics on this port (0: a free one); unset: none",
+    )
+    metrics_host: str = "127.0.0.1"
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"

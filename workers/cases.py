@@ -2,11 +2,14 @@
 
 Policy: records are handled in batches by `services.cases.opening.open_cases`,
 idempotent through the store's unique keys, so a redelivered batch after a
-crash opens nothing twice. A store fault (database down or locked) is retried
-with backoff and the batch is not acknowledged meanwhile. A record that does
-not decode, or names a program the programs file no longer has, is
-dead-lettered to overdose.rejected.v1 with the reason. Any other fault stops
-the process unacknowledged, to be restarted and given the batch again. Case events leave
+crash opens nothing twice. An outage of the store (database down, locked,
+unreachable: `services/runtime/retry.py`) is retried with backoff and the batch
+is not acknowledged meanwhile. A record that does not decode, names a program
+the programs file no longer has, or that the store refuses for its data (a
+value it cannot hold, a constraint): found by halving the batch, stored
+without it, and dead-lettered to overdose.rejected.v1 with the reason
+(`store_refused`). Any other fault stops the process unacknowledged, to be
+restarted and given the batch again. Case events leave
 through the store's outbox: written in the same transaction as the case,
 published (acks=all) by a background relay and then marked, so none is lost
 and a crash at worst publishes one twice.
@@ -20,8 +23,9 @@ import contextlib
 import functools
 import logging
 import os
+import traceback
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from pydantic import ValidationError
@@ -29,28 +33,44 @@ from pydantic import ValidationError
 from schemas.codec import decode, encode
 from schemas.intake import IntakeRecord, Origin, RejectedEvent, RejectReason
 from services.bootstrap import Context
-from services.cases.opening import open_cases
-from services.runtime.retry import with_backoff
+from services.cases.opening import IntakeResult, open_cases_or_refuse
+from services.runtime.metrics import CASE_EVENTS, CASES_OPENED
+from services.runtime.retry import describe, with_backoff
 from services.topics import FOLLOWUP_CASES, FOLLOWUP_INTAKE, OVERDOSE_REJECTED
 from workers.app import raw_topic
 
+T = TypeVar("T")
 BATCH = 500
 BATCH_WITHIN_S = 0.02
 RELAY_EVERY_S = 1.0
 log = logging.getLogger(__name__)
 
 
-async def _or_stop(work: Awaitable[object]) -> None:
+async def _or_stop(work: Awaitable[T]) -> T:
     """An unexpected fault stops the process before the batch can be acknowledged:
     the supervisor (`qrt up`, the container runtime) restarts the worker and the
     batch is delivered again. Restarting the agent in-process could acknowledge a
     batch that was never stored."""
     try:
-        await work
-    except Exception:
-        log.exception("case worker stopping on an unexpected fault; the batch will be redelivered")
+        return await work
+    except Exception as exc:
+        log.error(
+            "case worker stopping on an unexpected fault (%s); the batch will be redelivered\n%s",
+            describe(exc), "".join(traceback.format_tb(exc.__traceback__)),
+        )  # fmt: skip
         logging.shutdown()
         os._exit(70)
+
+
+def count(done: IntakeResult, refused: int) -> None:
+    for handling, n in (
+        ("opened", done.opened), ("linked", done.linked), ("duplicate", done.duplicates),
+        ("fatal", done.skipped), ("too_old", done.too_old), ("refused", refused),
+    ):  # fmt: skip
+        if n:
+            CASE_EVENTS.labels(handling=handling).inc(n)
+    if done.opened:
+        CASES_OPENED.inc(done.opened)
 
 
 def register_case_agent(app: faust.App, ctx: Context) -> None:
@@ -100,7 +120,7 @@ def register_case_agent(app: faust.App, ctx: Context) -> None:
     @app.agent(intake_topic, name="cases")
     async def cases(stream: Any) -> None:
         async for batch in stream.take_events(BATCH, within=BATCH_WITHIN_S):
-            records: list[IntakeRecord] = []
+            records: list[tuple[Any, IntakeRecord]] = []
             refused = []
             for event in batch:
                 try:
@@ -125,16 +145,16 @@ def register_case_agent(app: faust.App, ctx: Context) -> None:
                         )
                     )
                     continue
-                records.append(record)
+                records.append((event.message, record))
             await asyncio.gather(*refused)
             if records:
-                await _or_stop(
+                done, refusals = await _or_stop(
                     with_backoff(
                         functools.partial(
                             asyncio.to_thread,
-                            open_cases,
+                            open_cases_or_refuse,
                             store,
-                            records,
+                            [r for _, r in records],
                             ctx.programs,
                             ctx.clock(),
                             cipher,
@@ -142,4 +162,19 @@ def register_case_agent(app: faust.App, ctx: Context) -> None:
                         what="storing a batch of cases",
                     )
                 )
+                count(done, len(refusals))
+                for index, reason in refusals:
+                    message = records[index][0]
+                    log.warning(
+                        "dead-lettering a record the store refused at %s[%d]@%d: %s",
+                        message.topic, message.partition, message.offset, reason,
+                    )  # fmt: skip
+                    await (
+                        await dead_letter(
+                            message,
+                            RejectReason.STORE_REFUSED,
+                            f"the store refused this record ({reason}); it was not stored, "
+                            "the rest of its batch was",
+                        )
+                    )
                 wake_relay.set()

@@ -4,9 +4,11 @@ Policy: each batch of case events (up to BATCH) re-derives the texts of every
 case it names, once per case, in one transaction (`schedule_cases_texts`,
 idempotent by the texts' keys), so a redelivered event queues nothing twice.
 A case event that does not decode is logged and skipped: it carries no text of
-its own, and the case's next event derives the same texts. A store fault is
-retried with backoff, unacknowledged: the transaction rolled back whole, the
-retry re-derives the whole batch. Sending runs beside it
+its own, and the case's next event derives the same texts. An outage of the
+store is retried with backoff, unacknowledged: the transaction rolled back
+whole, the retry re-derives the whole batch. A case whose texts the store
+refuses for their data is found by halving the batch, logged and skipped; the
+rest of the batch is stored. Sending runs beside it
 (services/sms/dispatch.py): texts left `sending` by a crash are reconciled
 before anything new is sent. SMS records leave through the store's outbox
 (`sms.outbound.v1`, `sms.events.v1`), published acks=all, then marked.
@@ -26,15 +28,17 @@ from pydantic import ValidationError
 from schemas.cases import CaseEvent
 from schemas.codec import decode
 from services.bootstrap import Context
-from services.runtime.retry import with_backoff
+from services.runtime.metrics import TEXTS
+from services.runtime.retry import describe, with_backoff
 from services.sms import senders
 from services.sms.dispatch import Dispatcher
-from services.sms.texts import TEXT_RELEVANT, schedule_cases_texts
+from services.sms.texts import TEXT_RELEVANT, schedule_cases_texts_or_refuse
 from services.topics import FOLLOWUP_CASES
 from workers.app import raw_topic
 
 BATCH = 500
 RELAY_EVERY_S = 1.0
+COUNT_EVERY_S = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -95,9 +99,20 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
             try:
                 await with_backoff(dispatcher.reconcile, what="reconciling texts left sending")
                 await with_backoff(dispatcher.run, what="sending texts")
-            except Exception:
-                log.exception("the SMS sender failed; resuming in 10 s")
+            except Exception as exc:
+                log.error("the SMS sender failed (%s); resuming in 10 s", describe(exc))
                 await asyncio.sleep(10)
+
+    @app.task
+    async def count_texts() -> None:
+        """The sender's running totals (sent, failed, deferred, ...) as metrics."""
+        seen: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(COUNT_EVERY_S)
+            for outcome, total in vars(dispatcher.stats).items():
+                if isinstance(total, int) and total > seen.get(outcome, 0):
+                    TEXTS.labels(outcome=outcome).inc(total - seen.get(outcome, 0))
+                    seen[outcome] = total
 
     @app.agent(cases_topic, name="sms")
     async def case_events(stream: Any) -> None:
@@ -119,15 +134,17 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
                     case_ids.append(case_event.case_id)
             if not case_ids:
                 continue
-            await with_backoff(
+            refused = await with_backoff(
                 functools.partial(
                     asyncio.to_thread,
-                    schedule_cases_texts,
+                    schedule_cases_texts_or_refuse,
                     store,
                     cipher,
                     ctx.programs,
-                    list(dict.fromkeys(case_ids)),
+                    case_ids,
                     ctx.clock(),
                 ),
                 what="queueing the texts of a batch of cases",
             )
+            for case_id, reason in refused:
+                log.error("the store refused the texts of case %s: %s; skipped", case_id, reason)

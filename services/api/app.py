@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,20 +14,17 @@ from fastapi.staticfiles import StaticFiles
 from services.api.account_routes import router as account_router
 from services.api.auth import LoginRequired
 from services.api.case_routes import router as case_router
-from services.api.ingest_routes import close_publisher
+from services.api.ingest_routes import close_publisher, relay_inbox
 from services.api.ingest_routes import router as ingest_router
 from services.api.live import router as live_router
 from services.api.nul_guard import NulGuard
+from services.api.ops_routes import router as ops_router
 from services.api.program_routes import router as program_router
 from services.api.twilio_webhooks import router as twilio_router
 from services.api.web.pages import router as pages_router
 from services.api.web.render import STATIC_DIR
 from services.bootstrap import Context, bootstrap
 from services.settings import Settings
-
-
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
@@ -35,7 +34,14 @@ async def _to_login(request: Request, exc: Exception) -> Response:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    relay = None
+    if app.state.ctx.settings.gateway_inbox:
+        relay = asyncio.create_task(relay_inbox(app.state))
     yield
+    if relay is not None:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
     await close_publisher(app.state)
 
 
@@ -51,9 +57,9 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     )
     app.state.ctx = ctx or bootstrap(settings)
     _ = app.state.ctx.store  # opened now: a schema out of date stops the API at start
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_exception_handler(LoginRequired, _to_login)
     for router in (
+        ops_router,
         account_router,
         case_router,
         program_router,

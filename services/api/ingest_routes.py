@@ -19,10 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.bootstrap import Context
-from services.ingest import gateway
+from services.ingest import gateway, inbox
 from services.ingest.gateway_publisher import BrokerErrors, GatewayPublisher
 from services.ingest.nemsis import ForeignAgency, NemsisRefused
 from services.ingest.nemsis_batch import collect_nemsis
+from services.runtime.metrics import GATEWAY_REQUESTS
+from services.runtime.retry import describe
 from services.runtime.run_files import NoBrokerConfigured, bootstrap_servers
 
 log = logging.getLogger(__name__)
@@ -76,12 +78,18 @@ async def _publish(request: Request, events: list[Any]) -> JSONResponse | None:
     if not events:
         return None
     ctx: Context = request.app.state.ctx
+    if ctx.settings.gateway_inbox:
+        try:
+            await asyncio.to_thread(inbox.keep, ctx.store, ctx.cipher, events, ctx.clock())
+        except Exception as exc:
+            log.warning("gateway: the inbox could not keep the events (%s)", describe(exc))
+            return _error(
+                503,
+                "the events could not be kept: nothing was accepted; send the same events "
+                "again later",
+            )
     try:
-        publisher: GatewayPublisher = _state(
-            request,
-            "gateway",
-            lambda: GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings)),
-        )
+        publisher = publisher_of(request.app.state)
         await publisher.publish(events, timeout_s=ctx.settings.gateway_ack_seconds)
     except (*BrokerErrors, NoBrokerConfigured) as exc:
         log.warning("gateway: broker did not acknowledge (%s)", type(exc).__name__)
@@ -95,6 +103,33 @@ async def _publish(request: Request, events: list[Any]) -> JSONResponse | None:
     return None
 
 
+def publisher_of(app_state: Any) -> GatewayPublisher:
+    ctx: Context = app_state.ctx
+    if getattr(app_state, "gateway", None) is None:
+        app_state.gateway = GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings))
+    publisher: GatewayPublisher = app_state.gateway
+    return publisher
+
+
+async def relay_inbox(app_state: Any) -> None:
+    """On the embedded default: publish again what was accepted and not stored yet,
+    everything at start, then rows older than inbox.RESEND_AFTER every RELAY_EVERY_S."""
+    ctx: Context = app_state.ctx
+    first = True
+    while True:
+        try:
+            again = await asyncio.to_thread(
+                inbox.to_resend, ctx.store, ctx.cipher, ctx.clock(), all_of_them=first
+            )
+            if again:
+                await publisher_of(app_state).publish(again, ctx.settings.gateway_ack_seconds)
+                log.info("gateway inbox: published %d accepted event(s) again", len(again))
+            first = False
+        except Exception as exc:  # tried again at the next round; never fatal
+            log.warning("gateway inbox: could not publish again (%s)", describe(exc))
+        await asyncio.sleep(inbox.RELAY_EVERY_S if not first else 1.0)
+
+
 async def close_publisher(state: Any) -> None:
     """On shutdown: the producer flushes and closes its connections."""
     publisher: GatewayPublisher | None = getattr(state, "gateway", None)
@@ -102,8 +137,17 @@ async def close_publisher(state: Any) -> None:
         await publisher.close()
 
 
+def _counted(answer: JSONResponse) -> JSONResponse:
+    GATEWAY_REQUESTS.labels(status=str(answer.status_code)).inc()
+    return answer
+
+
 @router.post("/api/v1/events", status_code=202, summary="Publish one OverdoseEvent or a batch")
 async def post_events(request: Request) -> JSONResponse:
+    return _counted(await _post_events(request))
+
+
+async def _post_events(request: Request) -> JSONResponse:
     ctx: Context = request.app.state.ctx
     agency = await _agency(request, ctx)
     if agency is None:
@@ -149,6 +193,10 @@ async def post_events(request: Request) -> JSONResponse:
     "/api/v1/events/nemsis", status_code=202, summary="Publish a NEMSIS v3.5 EMSDataSet (XML)"
 )
 async def post_nemsis(request: Request) -> JSONResponse:
+    return _counted(await _post_nemsis(request))
+
+
+async def _post_nemsis(request: Request) -> JSONResponse:
     ctx: Context = request.app.state.ctx
     agency = await _agency(request, ctx)
     if agency is None:

@@ -18,6 +18,8 @@ one lock order, services/store/case_records.py `lock_programs`):
    written to the case-event outbox.
 5. A fatal report opens no case; linked to a person it closes that person's open
    cases as deceased, uncertain it flags them (services/cases/deaths.py).
+6. A report of an overdose older than the program's `max_event_age_days` (30 by
+   default) is kept, with its person, for history and reports: no case, no text.
 Events with no identifying data still open a case.
 """
 
@@ -52,6 +54,7 @@ from services.identity.incident import could_be_one_person
 from services.identity.matching import Decision, Thresholds, features_from_patient
 from services.planning.visit_window import visit_window
 from services.programs import Program, Programs
+from services.runtime.retry import describe, isolate
 from services.sms import consent as sms_consent
 from services.store import case_records as records
 from services.store import person_records
@@ -65,6 +68,7 @@ class Handling(StrEnum):
     CASE_OPENED = "case_opened"
     CASE_LINKED = "case_linked"
     SKIPPED_FATAL = "skipped_fatal"
+    TOO_OLD = "too_old"  # older than the program's max_event_age_days: history only
 
 
 class UnknownProgram(Exception):
@@ -81,7 +85,12 @@ class IntakeResult:
     linked: int = 0
     duplicates: int = 0
     skipped: int = 0
+    too_old: int = 0
     reviews: int = 0
+
+    def add(self, other: IntakeResult) -> None:
+        for name in ("opened", "linked", "duplicates", "skipped", "too_old", "reviews"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def event_key(event: OverdoseEvent) -> str:
@@ -157,6 +166,8 @@ def open_cases(
     cipher: FieldCipher,
 ) -> IntakeResult:
     """Record a batch of routed events; open or join a case for each new eligible one."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("naive datetime refused by the case engine; pass an aware `now`")
     for attempt in range(3):
         try:
             with store.transaction() as conn:
@@ -167,6 +178,25 @@ def open_cases(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def open_cases_or_refuse(
+    store: Store,
+    records_: Sequence[IntakeRecord],
+    programs: Programs,
+    now: datetime,
+    cipher: FieldCipher,
+) -> tuple[IntakeResult, list[tuple[int, str]]]:
+    """`open_cases` for the batch; a record the store refuses for its data (not an
+    outage, which is raised) is left out, found by halving the batch: what was stored,
+    and (index, why) of each record refused."""
+    done = IntakeResult()
+
+    def attempt(batch: Sequence[tuple[int, IntakeRecord]]) -> None:
+        done.add(open_cases(store, [r for _, r in batch], programs, now, cipher))
+
+    refused = isolate(list(enumerate(records_)), attempt)
+    return done, [(index, describe(exc)) for (index, _), exc in refused]
 
 
 def _open_in(
@@ -356,6 +386,10 @@ class _Engine:
             out.event_rows.append({**row, "handling": Handling.SKIPPED_FATAL.value})
             result.skipped += 1
             self._fatal(event, found, target)
+            return
+        if self.now - event.occurred_at > self.program.max_event_age:
+            out.event_rows.append({**row, "handling": Handling.TOO_OLD.value})
+            result.too_old += 1
             return
         if target is not None:
             out.linked.append((target, {"reason": "same_incident", "event_id": event.event_id}))

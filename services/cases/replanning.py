@@ -15,6 +15,7 @@ own moment (`case_records.planned_of`).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -23,10 +24,12 @@ from schemas.cases import CaseEventKind, CaseStatus
 from services.planning.planner import Plan, PlanCase, plan_visits
 from services.planning.shifts import shifts_between
 from services.programs import Program, Programs
+from services.runtime.retry import describe, is_transient
 from services.store.case_records import Announcement, announce_many, lock_programs
 from services.store.repository import Store
 from services.store.tables import cases, program_state
 
+log = logging.getLogger(__name__)
 PLAN_COLUMNS = (
     "planned_team_id",
     "planned_shift_start",
@@ -124,7 +127,14 @@ def plan_requested(store: Store, programs: Programs, now: datetime) -> list[str]
     planned = []
     for program_id in sorted(wanted):
         program = programs.get(program_id)
-        if program is not None:
+        if program is None:
+            continue
+        try:
             plan_program(store, program, now)
-            planned.append(program_id)
+        except Exception as exc:  # one program's fault never stops the others' plans
+            if is_transient(exc):
+                raise
+            log.error("planning program %s failed: %s", program_id, describe(exc))
+            continue
+        planned.append(program_id)
     return planned

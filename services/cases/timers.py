@@ -13,28 +13,77 @@ lost (an unfired row stays due until a sweep commits it).
 - window_missed: the due time passed without contact: the case is marked
   missed and stays visible as missed (still open, until an outcome closes it).
 A timer of a closed case, or a contacted one (at risk, missed), is retired
-silently.
+silently. A timer the store refuses to fire (its data, not an outage) is set
+aside with the reason and never stops the others.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import and_, select, update
 
 from schemas.cases import CaseEventKind, CaseStatus
+from services.runtime.retry import describe, is_transient
 from services.store.case_records import announce, lock_programs, request_plan
 from services.store.repository import Store
 from services.store.tables import cases, timers
 
 BATCH = 200
+log = logging.getLogger(__name__)
 
 
 def sweep_timers(store: Store, now: datetime, limit: int = BATCH) -> int:
-    """Fire due timers (at most `limit`); return how many fired with an effect."""
+    """Fire due timers (at most `limit`); return how many fired with an effect.
+
+    A batch the store refuses for its data (not an outage, which is raised) is fired
+    again one timer at a time: a timer that still cannot fire is set aside with the
+    reason (`failed_reason`, logged), and every other one fires."""
+    try:
+        return _sweep(store, now, limit)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("a batch of timers failed (%s); firing them one by one", describe(exc))
+    fired = 0
+    with store.engine.connect() as conn:
+        due = (
+            conn.execute(
+                select(timers.c.id)
+                .where(and_(timers.c.fired_at.is_(None), timers.c.due_at <= now))
+                .order_by(timers.c.due_at, timers.c.id)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+    for timer_id in due:
+        try:
+            fired += _sweep(store, now, 1, only=timer_id)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            _set_aside(store, timer_id, describe(exc), now)
+    return fired
+
+
+def _set_aside(store: Store, timer_id: int, reason: str, now: datetime) -> None:
+    log.error("timer %d cannot fire (%s); set aside", timer_id, reason)
+    with store.transaction() as conn:
+        conn.execute(
+            update(timers)
+            .where(and_(timers.c.id == timer_id, timers.c.fired_at.is_(None)))
+            .values(fired_at=now, failed_reason=reason[:200])
+        )
+
+
+def _sweep(store: Store, now: datetime, limit: int, only: int | None = None) -> int:
     fired = 0
     with store.transaction() as conn:
         due_now = and_(timers.c.fired_at.is_(None), timers.c.due_at <= now)
+        if only is not None:
+            due_now = and_(due_now, timers.c.id == only)
         if conn.dialect.name == "postgresql":  # the store's lock order: programs first
             lock_programs(
                 conn, conn.execute(select(timers.c.program_id).where(due_now).distinct()).scalars()

@@ -98,6 +98,9 @@ class EmbeddedBroker:
         log.info("embedded broker listening on %s", self.bootstrap_servers)
         return self.bootstrap_servers
 
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:

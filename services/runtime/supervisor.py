@@ -3,8 +3,9 @@
 Order: migrate the store (in development, make the first admin and print its
 sign-in once), start (or find) the broker, create topics, start the
 workers and the API as child processes, wait until each is ready, print the API
-URL. A child that dies is restarted (with a pause); stopping ends the children
-first, then the embedded broker.
+URL. A child that dies is restarted; one that keeps failing is backed off and
+reported while the rest runs on. Stopping (Ctrl-C, SIGTERM, or the embedded
+broker's end) ends the children first, then the embedded broker.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from services.topics import ensure_topics
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
+RESTARTS_PER_MINUTE = 5
+BACKOFF_S = 5.0
+MAX_BACKOFF_S = 300.0
+CALM_S = 60.0  # a child that ran this long before it died starts again at once
 
 
 class StackFailedToStart(RuntimeError):
@@ -49,8 +54,13 @@ class Child:
     ready: Callable[[], bool]
     proc: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
+    backoff_s: float = 0.0  # while it keeps failing: the pause before the next start
+    next_start: float = 0.0
+    held: bool = False  # waiting out its backoff
+    started_at: float = 0.0
 
     def start(self, env: dict[str, str]) -> None:
+        self.started_at = time.monotonic()
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -114,6 +124,9 @@ class Stack:
         env["QRT_DATA_DIR"] = str(self.settings.data_dir.resolve())
         env["KAFKA_BOOTSTRAP_SERVERS"] = servers
         env["PYTHONUNBUFFERED"] = "1"
+        if self.broker is not None:  # topics in memory: the gateway keeps what it accepts
+            env.setdefault("QRT_GATEWAY_INBOX", "1")
+        env["QRT_METRICS_PORT"] = "0"  # each worker on a free port (run/<role>.metrics)
         return env
 
     def _children(self, logs: Path) -> list[Child]:
@@ -211,21 +224,38 @@ class Stack:
                 return
 
     def watch(self) -> None:
-        """Until asked to stop: restart any child that died (at most 5 times a minute)."""
+        """Until asked to stop: restart any child that died. One that keeps failing (more
+        than RESTARTS_PER_MINUTE) is backed off (BACKOFF_S doubling up to MAX_BACKOFF_S)
+        and reported, while the rest of the stack runs on; only the embedded broker's
+        end stops the stack (its topics are gone)."""
         while not self._stop.wait(0.5):
+            if self.broker is not None and not self.broker.alive():
+                self.say("error: the embedded broker stopped; stopping the stack")
+                self.failed = True
+                self._stop.set()
+                return
             for child in self.children:
-                if child.alive():
-                    continue
-                now = time.monotonic()
-                child.restarts = [t for t in child.restarts if now - t < 60] + [now]
-                code = child.proc.returncode if child.proc else None
-                if len(child.restarts) > 5:
-                    self.say(f"{child.name} keeps failing (exit {code}); stopping the stack")
-                    self.failed = True
-                    self._stop.set()
-                    return
-                self.say(f"{child.name} exited with {code}; restarting it")
-                child.start(self._env)
+                if not child.alive() and time.monotonic() >= child.next_start:
+                    self._restart(child)
+
+    def _restart(self, child: Child) -> None:
+        now = time.monotonic()
+        code = child.proc.returncode if child.proc else None
+        if now - child.started_at >= CALM_S:  # it ran a good while: a fresh start
+            child.restarts, child.backoff_s = [], 0.0
+        child.restarts = [t for t in child.restarts if now - t < 60]
+        if len(child.restarts) >= RESTARTS_PER_MINUTE and not child.held:
+            child.backoff_s = min(child.backoff_s * 2, MAX_BACKOFF_S) or BACKOFF_S
+            child.next_start, child.held = now + child.backoff_s, True
+            self.say(
+                f"{child.name} keeps failing (exit {code}); next start in "
+                f"{child.backoff_s:.0f} s; the rest of the stack runs on; see {child.log_path}"
+            )
+            return
+        child.held = False
+        child.restarts.append(now)
+        self.say(f"{child.name} exited with {code}; restarting it")
+        child.start(self._env)
 
     @property
     def stopping(self) -> bool:

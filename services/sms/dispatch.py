@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -38,11 +39,12 @@ from schemas.sms import ConsentSource, TextState
 from services.clock import Clock
 from services.crypto.fields import FieldCipher
 from services.programs import Programs
+from services.runtime.retry import describe, is_transient
 from services.sms import consent
 from services.sms.delivery import apply_statuses
 from services.sms.recipient_time import is_permitted, next_permitted, sending_hours
 from services.sms.sender_types import SendRefused, SendRetryable, SentMessage
-from services.sms.texts import announce_text, cancel_texts, revoke, to_aad
+from services.sms.texts import STALE_AFTER, announce_text, cancel_texts, revoke, to_aad
 from services.store.case_records import lock_programs
 from services.store.repository import Store
 from services.store.tables import cases, sms_texts
@@ -53,6 +55,7 @@ OPTED_OUT = 21610
 CHECK_AFTER = timedelta(minutes=2)  # a text with no answer is looked up this much later
 CHECK_EVERY_S = 60.0
 RECHECK_AFTER_S = 5.0  # a text claimed longer ago than this is checked again before it goes
+OUTAGE_PATIENCE_S = 3600.0  # how long sends wait for the store to record them
 INVALID_PHONE = frozenset({21211, 21614})
 
 
@@ -213,7 +216,13 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
         """Claim, send and record until `stop` is set (or, with `until_idle`, until
-        nothing is due). Claiming runs ahead of sending so the pace never stalls."""
+        nothing is due). Claiming runs ahead of sending so the pace never stalls.
+
+        An outage of the store does not lose a send or hold a text: claiming waits
+        and tries again; a text claimed a while ago is checked again before it goes
+        (waiting for the store if need be); what was sent is recorded as soon as the
+        store is back (the sends are kept in memory meanwhile); on the way out, texts
+        claimed but not sent are released to the queue."""
         stop = stop or asyncio.Event()
         todo: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=self.batch * 2)
         done: asyncio.Queue[Result | None] = asyncio.Queue()
@@ -223,8 +232,10 @@ class Dispatcher:
                 if todo.qsize() >= self.batch:
                     await asyncio.sleep(0.02)
                     continue
-                claimed = await asyncio.to_thread(self._claim, self.clock())
-                for item in claimed:
+                claimed = await self._until_stored(
+                    lambda: self._claim(self.clock()), "claiming texts", stop
+                )
+                for item in claimed or ():
                     await todo.put(item)
                 if not claimed:
                     if until_idle and todo.empty():
@@ -236,11 +247,18 @@ class Dispatcher:
         async def sender() -> None:
             while (item := await todo.get()) is not None:
                 if stop.is_set() and not until_idle:
-                    await asyncio.to_thread(self._release, [item])
+                    await self._until_stored(partial(self._release, [item]), "releasing", None)
                     continue
-                stale = time.monotonic() - item.claimed_at > RECHECK_AFTER_S
-                if stale and not await asyncio.to_thread(self._still_to_send, item):
-                    continue
+                if time.monotonic() - item.claimed_at > RECHECK_AFTER_S:
+                    go = await self._until_stored(
+                        partial(self._still_to_send, item), "checking a text", stop
+                    )
+                    if not go:
+                        if go is None:  # stopping while the store was away
+                            await self._until_stored(
+                                partial(self._release, [item]), "releasing", None
+                            )
+                        continue
                 await self.pacer.wait()
                 await done.put(await self._send_one(item))
 
@@ -255,8 +273,8 @@ class Dispatcher:
                         break
                     item = done.get_nowait()
                 finished = item is None
-                if batch:
-                    await asyncio.to_thread(self._record, batch)
+                if batch:  # kept until the store has them: never lost, never sent again
+                    await self._until_stored(partial(self._record, batch), "recording", None)
 
         async def checker() -> None:
             """Texts that got no answer: looked up at the sender when their check is due."""
@@ -267,7 +285,7 @@ class Dispatcher:
                 try:
                     await self.reconcile(checking_only=True)
                 except Exception as exc:  # checked again next time; never fatal
-                    log.warning("could not check unanswered texts: %s", type(exc).__name__)
+                    log.warning("could not check unanswered texts: %s", describe(exc))
 
         senders = [asyncio.create_task(sender()) for _ in range(self.concurrency)]
         record_task = asyncio.create_task(recorder())
@@ -277,11 +295,37 @@ class Dispatcher:
             await asyncio.gather(*senders)
         finally:
             for task in [*senders, *([check_task] if check_task else [])]:
-                task.cancel()  # after a fault: what was claimed is reconciled next start
-            if check_task is not None:
-                await asyncio.gather(check_task, return_exceptions=True)
+                task.cancel()
+            await asyncio.gather(*senders, *([check_task] if check_task else []),
+                                 return_exceptions=True)  # fmt: skip
+            left = [i for i in _drain(todo) if i is not None]
+            if left:  # claimed, never sent: back to the queue (else reconciled at start)
+                await self._until_stored(lambda: self._release(left), "releasing", None)
             await done.put(None)
             await record_task
+
+    async def _until_stored(
+        self, call: Callable[[], Any], what: str, stop: asyncio.Event | None
+    ) -> Any:
+        """`call()` in a thread, tried again while the store is away (an outage, not a
+        refusal); None if `stop` is set meanwhile. Without `stop` it keeps trying for
+        OUTAGE_PATIENCE_S at most (then the start-up reconcile settles the texts)."""
+        delay, waited = 0.2, 0.0
+        while True:
+            try:
+                return await asyncio.to_thread(call)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if stop is None and waited > OUTAGE_PATIENCE_S:
+                    log.error("%s: the store is still away (%s); giving up", what, describe(exc))
+                    return None
+                log.warning("%s: the store is away (%s); trying again", what, describe(exc))
+            if stop is not None and stop.is_set():
+                return None
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 10.0)
 
     async def _send_one(self, item: Claimed) -> Result:
         try:
@@ -338,15 +382,14 @@ class Dispatcher:
             return claimed
 
     def _hold_back(self, conn: Connection, row: Any, now: datetime) -> bool:
-        """True when the text must not go now: cancelled, or deferred past quiet hours."""
-        reason = self._why_not(conn, row)
-        if reason is not None:
-            cancel_texts(conn, sms_texts.c.id == row.id, reason, now)
+        """True when the queued text must not go now: cancelled, or deferred past quiet
+        hours."""
+        cancel, later = self._verdict(conn, row, now)
+        if cancel is not None:
+            cancel_texts(conn, sms_texts.c.id == row.id, cancel, now)
             self.stats.cancelled += 1
             return True
-        zone, hours = ZoneInfo(row.zone), sending_hours(row.state_code)
-        if not is_permitted(now, zone, hours):
-            later = next_permitted(now, zone, hours)
+        if later is not None:
             conn.execute(
                 update(sms_texts)
                 .where(sms_texts.c.id == row.id)
@@ -357,10 +400,24 @@ class Dispatcher:
             return True
         return False
 
-    def _why_not(self, conn: Connection, row: Any) -> str | None:
+    def _verdict(
+        self, conn: Connection, row: Any, now: datetime
+    ) -> tuple[str | None, datetime | None]:
+        """(why the text must not go at all, or None; when it may go if not now, or None)."""
+        reason = self._why_not(conn, row, now)
+        if reason is not None:
+            return reason, None
+        zone, hours = ZoneInfo(row.zone), sending_hours(row.state_code)
+        if not is_permitted(now, zone, hours):
+            return None, next_permitted(now, zone, hours)
+        return None, None
+
+    def _why_not(self, conn: Connection, row: Any, now: datetime) -> str | None:
         program = self.programs.get(row.program_id)
         if program is None or not program.sms.enabled:
             return "texts are off for this program"
+        if now - row.due_at > STALE_AFTER:
+            return "more than 24 h late"
         if not consent.granted(conn, row.program_id, row.phone_token):
             return "no consent"
         if row.person_id is not None and consent.died(
@@ -382,29 +439,34 @@ class Dispatcher:
 
     def _still_to_send(self, item: Claimed) -> bool:
         """A text claimed a while ago is checked again just before it goes: still ours
-        (`sending`: nobody cancelled it), and still wanted (consent, the case, a death).
-        One that is not is cancelled, never sent."""
+        (`sending`: nobody cancelled it), still wanted (consent, the case, a death, not
+        24 h late: else cancelled) and not in quiet hours now (else back to the queue
+        for the next permitted minute). Only then it goes."""
         now = self.clock()
         with self.store.transaction() as conn:
             row = conn.execute(select(sms_texts).where(sms_texts.c.id == item.text_id)).first()
             if row is None or row.state != TextState.SENDING.value:
                 return False
-            reason = self._why_not(conn, row)
-            if reason is None:
+            cancel, later = self._verdict(conn, row, now)
+            if cancel is None and later is None:
                 return True
-            changes = {
-                "state": TextState.CANCELLED.value,
-                "reason": reason,
-                "final_at": now,
-                "updated_at": now,
-            }
+            changes: dict[str, Any] = (
+                {"state": TextState.CANCELLED.value, "reason": cancel, "final_at": now}
+                if cancel is not None
+                else {"state": TextState.QUEUED.value, "send_after": later,
+                      "sending_since": None, "tries": row.tries - 1, "reason": "quiet hours"}
+            )  # fmt: skip
+            changes["updated_at"] = now
             conn.execute(
                 update(sms_texts)
                 .where(sms_texts.c.id == row.id, sms_texts.c.state == TextState.SENDING.value)
                 .values(**changes)
             )
             announce_text(conn, row, now, **changes)
-            self.stats.cancelled += 1
+            if cancel is not None:
+                self.stats.cancelled += 1
+            else:
+                self.stats.deferred += 1
             return False
 
     def _release(self, items: list[Claimed]) -> None:
@@ -553,6 +615,13 @@ class Dispatcher:
             }
         conn.execute(update(sms_texts).where(sms_texts.c.id == row.id).values(**changes))
         announce_text(conn, row, now, **changes)
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -22,6 +22,7 @@ from schemas.cases import MERGED_INTO, CaseEventKind, CaseStatus, VisitResult, v
 from schemas.sms import ConsentSource, OutboundText, TextState
 from services.crypto.fields import FieldCipher
 from services.programs import Program, Programs
+from services.runtime.retry import describe, isolate
 from services.sms import consent
 from services.sms.cadence import PlannedText
 from services.sms.recipient_time import recipient_zone
@@ -150,6 +151,18 @@ def schedule_cases_texts(
                 changes.schedule(program, case)
         changes.write()
         return changes.queued
+
+
+def schedule_cases_texts_or_refuse(
+    store: Store, cipher: FieldCipher, programs: Programs, case_ids: Sequence[str], now: datetime
+) -> list[tuple[str, str]]:
+    """`schedule_cases_texts`; a case whose texts the store refuses for their data (not an
+    outage, which is raised) is left out, found by halving the batch: (case id, why)."""
+    refused = isolate(
+        list(dict.fromkeys(case_ids)),
+        lambda batch: schedule_cases_texts(store, cipher, programs, batch, now),
+    )
+    return [(case_id, describe(exc)) for case_id, exc in refused]
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,7 @@ timers = Table(
     Column("kind", String(24), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("fired_at", UTCDateTime, nullable=True),
+    Column("failed_reason", String(200), nullable=True),  # set aside: could not fire
     UniqueConstraint("case_id", "kind", name="uq_timers_case_kind"),
     Index("ix_timers_due", "fired_at", "due_at"),
 )
@@ -342,6 +343,23 @@ agency_keys = Table(
     Column("label", String(100), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+
+# The gateway's inbox on the embedded default (services/ingest/inbox.py): accepted events,
+# sealed, until the case worker has stored them.
+gateway_inbox = Table(
+    "gateway_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("agency_id", String(64), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("event_sealed", Text, nullable=False),
+    Column("accepted_at", UTCDateTime, nullable=False),
+    Column("tries", Integer, nullable=False),
+    Column("last_sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("source", "agency_id", "event_id", name="uq_gateway_inbox_event"),
 )
 
 

@@ -283,7 +283,11 @@ def test_two_senders_claiming_at_once_never_claim_the_same_text(
     from sqlalchemy.exc import OperationalError
 
     t = queued_case(store, cipher, tmp_path)
-    t.s.now = MORNING + timedelta(days=31)  # all four texts are due
+    for n, first in enumerate(("Bea", "Cy", "Di"), start=1):  # three more clients
+        t.open_case(first_name=first, phone=f"+1304555017{n}")
+    for case_id in t.case_ids():
+        t.schedule(case_id)
+    t.s.now = MORNING  # the four check-ins are due (none 24 h late)
     barrier, claimed, refused = threading.Barrier(2), [], []
 
     def claim() -> None:
