@@ -50,8 +50,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.api.app import create_app
+    from services.runtime.recent_errors import keep_recent_errors
 
     settings = _settings(args)
+    keep_recent_errors(settings, "api")
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.api_host,
@@ -286,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     from services.cli_users import add_user_commands
 
     add_user_commands(sub)
+
+    from services.cli_status import add_status_command
+
+    add_status_command(sub)
 
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("name", choices=["overdose-event"])

@@ -19,6 +19,7 @@ from schemas.codec import encode
 from schemas.intake import Origin, RejectedEvent
 from services.bootstrap import Context
 from services.ingest.screening import screen
+from services.runtime.metrics import INTAKE_EVENTS
 from services.topics import FOLLOWUP_INTAKE, OVERDOSE_EMS, OVERDOSE_POLICE, OVERDOSE_REJECTED
 from workers.app import raw_topic
 
@@ -59,7 +60,9 @@ def register_intake_agent(app: faust.App, ctx: Context) -> None:
                 )
                 if isinstance(result, RejectedEvent):
                     topic, key = rejected, message.key
+                    INTAKE_EVENTS.labels(result="rejected", reason=result.reason.value).inc()
                 else:
                     topic, key = accepted, result.program_id.encode()
+                    INTAKE_EVENTS.labels(result="routed", reason="").inc()
                 sent.append(await topic.send(key=key, value=encode(result), force=True))
             await asyncio.gather(*sent)

@@ -7,6 +7,8 @@ import logging
 from faust.worker import Worker
 
 from services.bootstrap import bootstrap
+from services.runtime.metrics import serve_worker_metrics
+from services.runtime.recent_errors import keep_recent_errors
 from services.settings import Settings
 from workers.app import create_faust_app
 from workers.cases import register_case_agent
@@ -22,6 +24,8 @@ ROLES = {
 
 def run_worker(role: str, settings: Settings) -> int:
     ctx = bootstrap(settings)
+    serve_worker_metrics(settings, role)
+    keep_recent_errors(settings, role)
     app = create_faust_app(ctx, role)
     ROLES[role](app, ctx)
     level = logging.getLevelName(settings.log_level.upper())

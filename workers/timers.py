@@ -22,6 +22,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from services.bootstrap import Context, bootstrap
 from services.cases.replanning import plan_program, plan_requested
 from services.cases.timers import BATCH, sweep_timers
+from services.runtime.metrics import PLANNER_RUNS, TIMERS_FIRED, serve_worker_metrics
+from services.runtime.recent_errors import keep_recent_errors
 from services.runtime.run_files import ready_file, write_atomically
 from services.settings import Settings
 
@@ -33,6 +35,7 @@ def sweep_all(ctx: Context) -> int:
     while True:
         n = sweep_timers(ctx.store, ctx.clock())
         fired += n
+        TIMERS_FIRED.inc(n)
         if n < BATCH:
             return fired
 
@@ -60,13 +63,16 @@ def plan_requested_now(ctx: Context, pace: PlanPace = _PACE) -> None:
     started = time.monotonic()
     if not pace.due(started):
         return
-    plan_requested(ctx.store, ctx.programs, ctx.clock())
+    planned = plan_requested(ctx.store, ctx.programs, ctx.clock())
     pace.last_started, pace.last_took = started, time.monotonic() - started
+    if planned:
+        PLANNER_RUNS.observe(pace.last_took / len(planned))
 
 
 def plan_all(ctx: Context) -> None:
     for program in ctx.programs.programs:
-        plan_program(ctx.store, program, ctx.clock())
+        with PLANNER_RUNS.time():
+            plan_program(ctx.store, program, ctx.clock())
 
 
 def build_scheduler(ctx: Context) -> BackgroundScheduler:
@@ -93,6 +99,8 @@ def build_scheduler(ctx: Context) -> BackgroundScheduler:
 def run_timer_worker(settings: Settings) -> int:
     ctx = bootstrap(settings)
     _ = ctx.store  # a schema out of date stops the worker now
+    serve_worker_metrics(settings, "timers")
+    keep_recent_errors(settings, "timers")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

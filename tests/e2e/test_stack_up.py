@@ -214,3 +214,40 @@ def test_first_start_prints_a_one_time_admin_sign_in(stack: Stack) -> None:
         assert answer.status == 201 and json.load(answer)["access_token"].startswith("qrt_")
     second = [line for line in stack.said if "first sign-in" in line]
     assert len(second) == 1  # said once; the password is kept only as its argon2 hash
+
+
+def _metrics(url: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (loopback URL)
+        text = answer.read().decode()
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            found[f"{sample.name}{{{labels}}}"] = sample.value
+    return found
+
+
+def test_an_operator_sees_health_lag_and_rejections(stack: Stack) -> None:
+    assert stack.get("/healthz") == {"status": "ok"}
+    assert stack.get("/readyz") == {"status": "ready", "store": "ok", "broker": "ok"}
+    assert stack.qrt("publish", str(EXAMPLE)).returncode == 0
+    wait_for(lambda: len(stack.queue()) == 2, 20, "the example's two cases")
+
+    def settled() -> dict[str, float] | None:
+        found = _metrics(stack.api + "/metrics")
+        lag = found.get("qrt_consumer_lag{group=qrt-cases,topic=followup.intake.v1}")
+        return found if found.get("qrt_rejected_records{}") == 1 and lag == 0 else None
+
+    system = wait_for(settled, 30, "no lag and one rejection in /metrics")
+    assert system["qrt_consumer_lag{group=qrt-intake,topic=overdose.ems.v1}"] == 0
+    assert "qrt_texts_by_state{state=queued}" in system
+    intake = (stack.data_dir / "run" / "intake.metrics").read_text().strip()
+    counted = _metrics(intake)
+    assert counted["qrt_intake_events_total{reason=malformed_json,result=rejected}"] == 1
+    assert counted["qrt_intake_events_total{reason=,result=routed}"] == 3
+    status = stack.qrt("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "lag qrt-cases followup.intake.v1" in status.stdout
+    assert "rejected records (overdose.rejected.v1) 1" in status.stdout
