@@ -10,13 +10,24 @@ STAMP := $(VENV)/.installed
 TEST_HOUR ?= 11:00
 HOURS ?= 03:00 15:00 23:30
 
-.PHONY: up test test-hours lint bench clean
+.PHONY: up test test-hours lint lock bench clean
 
-$(STAMP): pyproject.toml
+# Installs the tested versions of every dependency from requirements-dev.lock (hashes
+# checked); pyproject.toml keeps the ranges for people who install the package.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# After a change of the dependencies in pyproject.toml: resolve both locks again (uv), the
+# runtime one (deploy/Dockerfile) within the development one, so both pin the same versions.
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		-o requirements-dev.lock
+	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes \
+		-c requirements-dev.lock -o requirements.lock
 
 up: $(STAMP)
 	$(VENV)/bin/qrt up

@@ -34,8 +34,22 @@ _last_headers: contextvars.ContextVar[dict[str, str] | None] = contextvars.Conte
 
 
 class _HeaderKeepingClient(AsyncTwilioHttpClient):
-    async def request(self, *args: Any, **kwargs: Any) -> Response:
-        response: Response = await super().request(*args, **kwargs)
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (the signature of twilio-python)
+        allow_redirects: bool = False,
+    ) -> Response:
+        if auth is not None:  # as a header: aiohttp deprecates its BasicAuth argument
+            headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
+        response: Response = await super().request(
+            method, url, params, data, headers, None, timeout, allow_redirects
+        )
         holder = _last_headers.get()
         if holder is not None:
             holder.clear()
