@@ -92,6 +92,8 @@ class Stack:
         self.dir = Path(tempfile.mkdtemp(prefix=f"qrt-bench-{self.name}-"))
         drop = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")  # always the embedded broker, SQLite
         env = {k: v for k, v in os.environ.items() if not k.startswith("QRT_") and k not in drop}
+        # the load is the point here: one client far above a publisher's rate limit
+        env["QRT_GATEWAY_RATE_PER_MINUTE"] = "10000000"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--api-port", "0", "--data-dir", self.dir],
             cwd=ROOT,
