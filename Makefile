@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TEST_HOUR ?= 11:00
 HOURS ?= 03:00 15:00 23:30
 
-.PHONY: up test test-hours lint lock bench clean
+.PHONY: up test test-hours lint lock audit bench clean
 
 # Installs the tested versions of every dependency from requirements-dev.lock (hashes
 # checked); pyproject.toml keeps the ranges for people who install the package.
@@ -49,8 +49,14 @@ test-hours: $(STAMP)
 		$(VENV)/bin/pytest -q -m time_of_day -k "not postgres" --clock-at $$hour || exit 1; \
 	done
 
+# Before a release (not part of `make test`: it needs the advisory service on the internet).
+audit:
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/pip install --quiet pip-audit
+	.venv-audit/bin/python deploy/audit.py requirements.lock .venv-audit/bin/pip-audit
+
 bench: $(STAMP)
 	$(VENV)/bin/python -m tests.benchmarks.bench_pipeline
 
 clean:
-	rm -rf $(VENV) .qrt .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-audit .qrt .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.cases import CaseStatus, EventRef, PlannedVisit, Referral, Tier, VisitResult
+from schemas.cases import CaseStatus, EventRef, PlannedVisit, Referral, ShownTier, VisitResult
 
 
 class ClinicalFacts(BaseModel):
@@ -75,7 +75,7 @@ class CaseDetail(BaseModel):
     program_id: str
     version: int
     status: CaseStatus
-    tier: Tier
+    tier: ShownTier  # "follow-up" for a role that may not see tiers
     occurred_at: datetime
     window_opens_at: datetime
     window_due_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +18,9 @@ class Tier(StrEnum):
 
 
 TIER_RANK: dict[Tier, int] = {Tier.NEW: 0, Tier.UNLOCATED: 1, Tier.DEFERRED: 2}
+# What a role without clinical sight sees instead of a tier (services/accounts/redaction.py)
+NEUTRAL_TIER = "follow-up"
+ShownTier = Tier | Literal["follow-up"]
 
 
 class CaseStatus(StrEnum):
@@ -131,7 +135,7 @@ class QueueItem(BaseModel):
 
     case_id: str
     program_id: str
-    tier: Tier
+    tier: ShownTier  # "follow-up" for a role that may not see tiers
     status: CaseStatus
     occurred_at: datetime
     window_opens_at: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -199,7 +200,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
             f"{e.source}:{e.agency_id}:{e.incident_number or e.event_id}" for e in i.events
         )
         _say(
-            f"{i.tier.value:<10} {i.case_id:<36} {i.window_opens_at:%Y-%m-%d %H:%M} "
+            f"{i.tier:<10} {i.case_id:<36} {i.window_opens_at:%Y-%m-%d %H:%M} "
             f"{i.window_due_at:%Y-%m-%d %H:%M} {refs}"
         )
     return 0
@@ -300,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # the data dir, the SQLite file, logs, outbox: for this user alone
     args = build_parser().parse_args(argv)
     if getattr(args, "rate", 1) <= 0 or getattr(args, "count", 1) < 0:
         _err("error: --rate must be > 0 and --count >= 0")

@@ -1,4 +1,5 @@
-"""`qrt user create|list|role|disable|password|token`: accounts of the queue API and pages.
+"""`qrt user create|list|role|disable|password|token|tokens|revoke-token|end-sessions`:
+accounts of the queue API and pages. A new password ends every session and token.
 
 A password is read from standard input with `--password-stdin`, else generated
 and printed once; a token is printed once. Only hashes are kept."""
@@ -95,7 +96,7 @@ def cmd_user_password(args: argparse.Namespace) -> int:
         set_password(ctx.store, args.username, password, actor="cli", now=ctx.clock())
     except (AccountError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc
-    print(f"password of {args.username} set")
+    print(f"password of {args.username} set; every session and token of theirs ended")
     if generated:
         print(f"password (shown once): {password}")
     return 0
@@ -117,6 +118,60 @@ def cmd_user_token(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"bearer token for {args.username}, valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC")
     print(issued.access_token)
+    return 0
+
+
+def _user_id(ctx: Any, username: str) -> str:
+    from sqlalchemy import select
+
+    from services.store.tables import users
+
+    with ctx.store.engine.connect() as conn:
+        found = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+    if found is None:
+        raise SystemExit(f"error: no user {username!r}")
+    return str(found.id)
+
+
+def cmd_user_tokens(args: argparse.Namespace) -> int:
+    from services.accounts.credentials import tokens_of
+
+    ctx = _ctx(args)
+    found = tokens_of(ctx.store, _user_id(ctx, args.username))
+    print(f"{len(found)} token(s) of {args.username}")
+    for t in found:
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        state = (
+            f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else f"until {t.expires_at:%Y-%m-%d}"
+        )
+        label = t.label or "-"
+        print(f"{t.id}  {label:<20} created {t.created_at:%Y-%m-%d}  last used {used}  {state}")
+    return 0
+
+
+def cmd_user_revoke_token(args: argparse.Namespace) -> int:
+    from services.accounts.credentials import revoke_token
+
+    ctx = _ctx(args)
+    user_id = _user_id(ctx, args.username)
+    if not revoke_token(ctx.store, user_id, args.token_id, actor="cli", now=ctx.clock()):
+        raise SystemExit(f"error: {args.username} has no active token {args.token_id!r}")
+    print(f"token {args.token_id} of {args.username} revoked")
+    return 0
+
+
+def cmd_user_end_sessions(args: argparse.Namespace) -> int:
+    from services.accounts.users import AccountError, end_sessions
+
+    ctx = _ctx(args)
+    try:
+        ended = end_sessions(ctx.store, args.username, actor="cli", now=ctx.clock())
+    except AccountError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    print(
+        f"{args.username}: {ended['sessions_ended']} session(s) ended, "
+        f"{ended['tokens_revoked']} token(s) revoked"
+    )
     return 0
 
 
@@ -154,3 +209,13 @@ def add_user_commands(sub: Any) -> None:
     token.add_argument("--days", type=float, default=90.0)
     token.add_argument("--label", help="where the token is used")
     token.set_defaults(func=cmd_user_token)
+    tokens = user.add_parser("tokens", help="a user's tokens: id, label, created, last used")
+    tokens.add_argument("username")
+    tokens.set_defaults(func=cmd_user_tokens)
+    revoke = user.add_parser("revoke-token", help="revoke one token by the id `tokens` shows")
+    revoke.add_argument("username")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(func=cmd_user_revoke_token)
+    end = user.add_parser("end-sessions", help="end every page session and token of a user")
+    end.add_argument("username")
+    end.set_defaults(func=cmd_user_end_sessions)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=16)
+def trusted_networks(setting: str) -> tuple[Network, ...]:
+    """`QRT_TRUSTED_PROXIES` as networks (an address is a network of one)."""
+    parts = [part.strip() for part in setting.split(",")]
+    return tuple(ipaddress.ip_network(part, strict=False) for part in parts if part)
 
 
 class Settings(BaseSettings):
@@ -80,6 +91,15 @@ class Settings(BaseSettings):
     login_lock_minutes: float = Field(
         default=15.0, gt=0, le=1440, description="the window those failures are counted in"
     )
+    sign_in_rate_per_minute: float = Field(
+        default=10, gt=0, le=10_000, description="sign-ins per source address and per account"
+    )
+    gateway_rate_per_minute: float = Field(
+        default=6000,
+        gt=0,
+        le=10_000_000,
+        description="gateway calls per agency key and per source address",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Secure cookies; unset = on in production only"
     )
@@ -97,6 +117,16 @@ class Settings(BaseSettings):
         description="a worker serves its metrics on this port (0: a free one); unset: none",
     )
     metrics_host: str = "127.0.0.1"
+    api_docs: Literal["open", "staff", "off"] | None = Field(
+        default=None,
+        description="/docs and /openapi.json: open, staff (signed in) or off; "
+        "unset = open in development, staff in production",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="addresses or networks of our own proxies, comma-separated: only their "
+        "X-Forwarded-* headers are believed",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
@@ -151,6 +181,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _twilio_complete(self) -> Self:
+        if self.twilio_account_sid and self.environment == "production":
+            if not self.twilio_public_url:
+                raise ValueError(
+                    "QRT_ENVIRONMENT=production with Twilio needs QRT_TWILIO_PUBLIC_URL, the "
+                    "https address Twilio calls (webhook signatures are checked against it)"
+                )
+        if self.twilio_public_url and self.environment == "production":
+            url = urlsplit(self.twilio_public_url)
+            if url.scheme != "https" or not url.netloc:
+                raise ValueError(
+                    f"QRT_TWILIO_PUBLIC_URL must be an absolute https URL in production, "
+                    f"e.g. https://qrt.example.org (got {self.twilio_public_url!r})"
+                )
+        try:
+            trusted_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"QRT_TRUSTED_PROXIES: {exc}") from exc
         if self.twilio_account_sid:
             if not self.twilio_auth_token:
                 raise ValueError("TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not")

@@ -43,27 +43,81 @@ def issue_token(
     return TokenIssued(access_token=token, expires_at=expires)
 
 
+USE_NOTED_EVERY = timedelta(minutes=1)  # a token's last use is written at most this often
+
+
 def principal_for_token(store: Store, token: str, now: datetime) -> Principal | None:
+    hashed = digest(token)
     with store.engine.connect() as conn:
         row = conn.execute(
-            select(api_tokens.c.user_id).where(
+            select(api_tokens.c.user_id, api_tokens.c.last_used_at).where(
                 and_(
-                    api_tokens.c.token_hash == digest(token),
+                    api_tokens.c.token_hash == hashed,
                     api_tokens.c.revoked_at.is_(None),
                     api_tokens.c.expires_at > now,
                 )
             )
         ).first()
-        return None if row is None else principal_of(conn, row.user_id)
+        if row is None:
+            return None
+        principal = principal_of(conn, row.user_id)
+    if principal is not None and (
+        row.last_used_at is None or row.last_used_at < now - USE_NOTED_EVERY
+    ):
+        with store.transaction() as conn:
+            conn.execute(
+                update(api_tokens).where(api_tokens.c.token_hash == hashed).values(last_used_at=now)
+            )
+    return principal
 
 
-def revoke_token(store: Store, token: str, now: datetime) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            update(api_tokens)
-            .where(api_tokens.c.token_hash == digest(token))
-            .values(revoked_at=now)
+@dataclass(frozen=True)
+class TokenView:
+    """A token as its owner and an admin may see it: never the token itself."""
+
+    id: str  # the first 12 hex digits of its hash
+    label: str | None
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def tokens_of(store: Store, user_id: str) -> list[TokenView]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(api_tokens)
+            .where(api_tokens.c.user_id == user_id)
+            .order_by(api_tokens.c.created_at)
+        ).all()
+    return [
+        TokenView(
+            r.token_hash[:12], r.label, r.created_at, r.expires_at, r.last_used_at, r.revoked_at
         )
+        for r in rows
+    ]
+
+
+def revoke_token(store: Store, user_id: str, token_id: str, *, actor: str, now: datetime) -> bool:
+    """Revoke one token of the user, named by the id `tokens_of` shows; False if the user
+    has no such active token."""
+    if len(token_id) != 12 or not all(c in "0123456789abcdef" for c in token_id):
+        return False
+    with store.transaction() as conn:
+        done = conn.execute(
+            update(api_tokens)
+            .where(
+                and_(
+                    api_tokens.c.user_id == user_id,
+                    api_tokens.c.token_hash.startswith(token_id),
+                    api_tokens.c.revoked_at.is_(None),
+                )
+            )
+            .values(revoked_at=now)
+        ).rowcount
+        if done:
+            audit(conn, now, actor, "token_revoked", "user", user_id, {"token": token_id})
+    return bool(done)
 
 
 @dataclass(frozen=True)

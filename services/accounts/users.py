@@ -15,7 +15,7 @@ from services.accounts.passwords import DUMMY_HASH, hash_password, verify_passwo
 from services.accounts.roles import Principal
 from services.store.case_records import audit
 from services.store.repository import Store
-from services.store.tables import user_roles, users
+from services.store.tables import api_tokens, user_roles, users, web_sessions
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
@@ -56,7 +56,7 @@ def create_user(
     for m in memberships:
         if m.program_id == ALL_PROGRAMS and m.role is not Role.ADMIN:
             raise AccountError('only an admin may be a member of every program ("*")')
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, username)
     user_id = str(uuid.uuid4())
     with store.transaction() as conn:
         if conn.execute(select(users.c.id).where(users.c.username == username)).first():
@@ -78,13 +78,37 @@ def create_user(
 
 
 def set_password(store: Store, username: str, password: str, *, actor: str, now: datetime) -> None:
-    password_hash = hash_password(password)
+    """A new password ends every session and token of the account."""
+    password_hash = hash_password(password, username)
     with store.transaction() as conn:
         row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
         if row is None:
             raise UnknownUser(username)
         conn.execute(update(users).where(users.c.id == row.id).values(password_hash=password_hash))
-        audit(conn, now, actor, "password_set", "user", row.id)
+        ended = end_all_sessions(conn, row.id, now)
+        audit(conn, now, actor, "password_set", "user", row.id, ended)
+
+
+def end_all_sessions(conn: Connection, user_id: str, now: datetime) -> dict[str, int]:
+    """Every page session of the user closed, every bearer token revoked."""
+    sessions = conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id)).rowcount
+    tokens = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    return {"sessions_ended": sessions, "tokens_revoked": tokens}
+
+
+def end_sessions(store: Store, username: str, *, actor: str, now: datetime) -> dict[str, int]:
+    """An admin ends every session and token of a user (the password stays)."""
+    with store.transaction() as conn:
+        row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+        if row is None:
+            raise UnknownUser(username)
+        ended = end_all_sessions(conn, row.id, now)
+        audit(conn, now, actor, "sessions_ended", "user", row.id, ended)
+    return ended
 
 
 def set_role(

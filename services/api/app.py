@@ -14,12 +14,15 @@ from fastapi.staticfiles import StaticFiles
 from services.api.account_routes import router as account_router
 from services.api.auth import LoginRequired
 from services.api.case_routes import router as case_router
+from services.api.docs_routes import add_docs
 from services.api.ingest_routes import close_publisher, relay_inbox
 from services.api.ingest_routes import router as ingest_router
+from services.api.json_guard import JsonDepthGuard
 from services.api.live import router as live_router
 from services.api.nul_guard import NulGuard
 from services.api.ops_routes import router as ops_router
 from services.api.program_routes import router as program_router
+from services.api.security_headers import SecurityHeaders
 from services.api.twilio_webhooks import router as twilio_router
 from services.api.web.pages import router as pages_router
 from services.api.web.render import STATIC_DIR
@@ -50,6 +53,9 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         title="QRT follow-up orchestrator",
         version="0.1.0",
         lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # services/api/docs_routes.py serves both, as QRT_API_DOCS says
         description=(
             "Work queues of Quick Response Teams following up on overdoses. Sign in with "
             "`POST /api/v1/tokens` and send `Authorization: Bearer <token>`."
@@ -70,5 +76,8 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.add_middleware(NulGuard)
+    app.add_middleware(JsonDepthGuard)
+    app.add_middleware(SecurityHeaders, production=settings.environment == "production")
+    add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -28,6 +28,7 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class Caller:
     principal: Principal
     csrf_token: str | None  # None for a bearer token (no ambient credential, no CSRF)
+    programs: frozenset[str] = frozenset()  # the programs that exist (the programs file)
 
 
 class LoginRequired(Exception):
@@ -55,7 +56,7 @@ async def _caller(request: Request) -> Caller | None:
                 detail="the bearer token is unknown, expired or revoked",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        return Caller(principal, None)
+        return Caller(principal, None, frozenset(ctx.programs.ids))
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
@@ -72,7 +73,17 @@ async def _caller(request: Request) -> Caller | None:
             sent = value if isinstance(value, str) else None
         if not same_secret(sent, session.csrf_token):
             raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
-    return Caller(session.principal, session.csrf_token)
+    return Caller(session.principal, session.csrf_token, frozenset(ctx.programs.ids))
+
+
+async def current_principal(request: Request) -> Principal | None:
+    """The request's credential (bearer token or session cookie) as it stands now: None
+    once the token is revoked or expired, the session ended, or the user disabled."""
+    try:
+        caller = await _caller(request)
+    except HTTPException:
+        return None
+    return None if caller is None else caller.principal
 
 
 async def api_caller(request: Request) -> Caller:
@@ -99,9 +110,10 @@ PageCaller = Annotated[Caller, Depends(page_caller)]
 
 
 def require(caller: Caller, program_id: str, capability: Capability) -> None:
-    """404 outside the caller's programs; 403 inside them without the capability."""
+    """404 outside the caller's programs (and for a program that does not exist, even for
+    an admin of every program); 403 inside them without the capability."""
     who = caller.principal
-    if who.role_in(program_id) is None:
+    if who.role_in(program_id) is None or program_id not in caller.programs:
         raise HTTPException(status_code=404, detail=f"no program {program_id!r}")
     if not who.can(program_id, capability):
         raise HTTPException(

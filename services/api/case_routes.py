@@ -19,6 +19,7 @@ from schemas.case_views import (
     OwnerChange,
 )
 from schemas.cases import CaseStatus, QueuePage, Tier
+from services.accounts.redaction import redact, sees_tier
 from services.accounts.roles import Capability
 from services.accounts.users import user_id_of
 from services.api.auth import ApiCaller, Caller, context_of, require
@@ -51,6 +52,15 @@ def case_program(ctx: Context, caller: Caller, case_id: str, capability: Capabil
         raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
     require(caller, program_id, capability)
     return program_id
+
+
+def no_tier_filter_unless_seen(caller: Caller, program_id: str, tier: object) -> None:
+    """A role that sees no tiers may not filter by one: the filter would tell the tier."""
+    if tier and not sees_tier(caller.principal, program_id):
+        raise HTTPException(
+            status_code=403,
+            detail=f"your role in {program_id} does not see tiers, so may not filter by one",
+        )
 
 
 def filters_from(
@@ -106,11 +116,13 @@ def get_queue(
 ) -> QueuePage:
     ctx = context_of(request)
     require(caller, program_id, Capability.VIEW_QUEUE)
+    no_tier_filter_unless_seen(caller, program_id, tier)
     filters = filters_from(
         caller, tier, status, team, at_risk, missed, callback_requested, owner, ctx
     )
     with ctx.store.engine.connect() as conn:
-        return queue_page(conn, program_id, filters, limit=limit, offset=offset, now=ctx.clock())
+        page = queue_page(conn, program_id, filters, limit=limit, offset=offset, now=ctx.clock())
+    return redact(page, caller.principal, program_id)
 
 
 @router.get(
@@ -154,10 +166,7 @@ def put_owner(
     )
     owner_name = change.username or who.username
     if assigning:
-        with ctx.store.engine.connect() as conn:
-            owner_id = user_id_of(conn, owner_name)
-        if owner_id is None:
-            raise HTTPException(status_code=422, detail=f"no user {owner_name!r}")
+        owner_id = _call(ownership.member_who_can_own, ctx.store, owner_name, program_id)
     else:
         owner_id = who.user_id
     take_over = who.can(program_id, Capability.ASSIGN) and change.username is not None

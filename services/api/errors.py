@@ -21,7 +21,7 @@ def http_error(exc: Exception) -> HTTPException:
             )
         case visits.CaseClosed() | ownership.AlreadyOwned():
             return HTTPException(status_code=409, detail=detail)
-        case visits.ReferralMismatch() | visits.TimeOutOfRange():
+        case visits.ReferralMismatch() | visits.TimeOutOfRange() | ownership.NotAMember():
             return HTTPException(status_code=422, detail=detail)
         case ReviewError() | deaths.NotFlagged():
             return HTTPException(status_code=409, detail=detail)

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from services.api.limits import gateway_allowed
 from services.bootstrap import Context
 from services.ingest import gateway, inbox
 from services.ingest.gateway_publisher import BrokerErrors, GatewayPublisher
@@ -46,10 +47,7 @@ def _state(request: Request, name: str, make: Any) -> Any:
 
 
 async def _agency(request: Request, ctx: Context) -> str | None:
-    auth = request.headers.get("authorization", "")
-    key = (
-        auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key")
-    )
+    key = _key_of(request)
     keys: gateway.KeyCache = _state(request, "gateway_keys", gateway.KeyCache)
     known, agency = keys.cached(key)  # a key seen this minute: no thread, no store
     return agency if known else await asyncio.to_thread(keys.agency_of, ctx.store, key)
@@ -147,8 +145,26 @@ async def post_events(request: Request) -> JSONResponse:
     return _counted(await _post_events(request))
 
 
+def _key_of(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return (
+        auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key")
+    )
+
+
+async def _limited(request: Request, ctx: Context) -> JSONResponse | None:
+    taken = await gateway_allowed(request, ctx, _key_of(request))
+    if not taken.refused:
+        return None
+    answer = _error(429, f"too many requests; send again in {taken.retry_after} s")
+    answer.headers["Retry-After"] = taken.retry_after
+    return answer
+
+
 async def _post_events(request: Request) -> JSONResponse:
     ctx: Context = request.app.state.ctx
+    if (limited := await _limited(request, ctx)) is not None:
+        return limited
     agency = await _agency(request, ctx)
     if agency is None:
         return _error(401, "a valid agency API key is required (Authorization: Bearer KEY)")
@@ -198,6 +214,8 @@ async def post_nemsis(request: Request) -> JSONResponse:
 
 async def _post_nemsis(request: Request) -> JSONResponse:
     ctx: Context = request.app.state.ctx
+    if (limited := await _limited(request, ctx)) is not None:
+        return limited
     agency = await _agency(request, ctx)
     if agency is None:
         return _error(401, "a valid agency API key is required (Authorization: Bearer KEY)")

@@ -2,12 +2,16 @@
 
 Read from the case-event outbox in the store (`case_events.seq`), so a browser
 that reconnects with `Last-Event-ID` misses nothing. Case events carry no
-personal data; what a role may not see (outcome and referral detail) is cut."""
+personal data; what a role may not see (outcome and referral detail) is cut. The
+caller's credential and role are checked again every RECHECK_S and before each
+event goes out: a stream closes once its user is disabled, signed out, changes
+password, loses the role, or its token is revoked."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,8 +20,9 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from services.accounts.redaction import redact
 from services.accounts.roles import Capability, Principal
-from services.api.auth import ApiCaller, context_of, require
+from services.api.auth import ApiCaller, context_of, current_principal, require
 from services.store.queue_reads import redacted_result
 from services.store.repository import Store
 from services.store.tables import case_events
@@ -25,6 +30,7 @@ from services.store.tables import case_events
 router = APIRouter(prefix="/api/v1", tags=["queue"])
 BATCH = 200
 KEEPALIVE_S = 15.0
+RECHECK_S = 3.0  # how often an open stream checks its caller again (and before each event)
 
 
 def latest_seq(store: Store, program_id: str) -> int:
@@ -53,7 +59,7 @@ def visible(payload: dict[str, Any], who: Principal, program_id: str) -> dict[st
     for key in ("outcome", "result"):
         if key in detail:
             detail[key] = redacted_result(detail[key])
-    return {**payload, "detail": detail}
+    return redact({**payload, "detail": detail}, who, program_id)
 
 
 async def stream(
@@ -64,8 +70,19 @@ async def stream(
     yield f"retry: 3000\nid: {seq}\nevent: hello\ndata: {{}}\n\n"
     idle = 0.0
     poll = ctx.settings.live_poll_seconds
+    checked = time.monotonic()
     while not await request.is_disconnected():
+        if time.monotonic() - checked >= RECHECK_S:
+            who_now = await allowed(request, program_id)
+            if who_now is None:
+                return  # signed out, disabled, token revoked, or no longer a member
+            who, checked = who_now, time.monotonic()
         found = await run_in_threadpool(changes_after, ctx.store, program_id, seq)
+        if found:  # the caller and their role are checked again before anything goes out
+            who_now = await allowed(request, program_id)
+            if who_now is None:
+                return
+            who, checked = who_now, time.monotonic()
         for seq, payload in found:
             data = json.dumps({**visible(payload, who, program_id), "seq": seq})
             yield f"id: {seq}\nevent: case\ndata: {data}\n\n"
@@ -77,6 +94,12 @@ async def stream(
         if idle >= KEEPALIVE_S:
             idle = 0.0
             yield ": keep-alive\n\n"
+
+
+async def allowed(request: Request, program_id: str) -> Principal | None:
+    """The caller as they stand now, if they may still read this program's queue."""
+    who = await current_principal(request)
+    return who if who is not None and who.can(program_id, Capability.VIEW_QUEUE) else None
 
 
 @router.get(

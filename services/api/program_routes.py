@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from schemas.case_views import ReviewDecision, ReviewView
 from schemas.cases import ShiftPlan
+from services.accounts.redaction import redact
 from services.accounts.roles import Capability
 from services.api.auth import ApiCaller, Caller, context_of, require
 from services.api.errors import http_error, storable_time
@@ -20,6 +22,13 @@ from services.store.queue_reads import person_view, shift_plans
 from services.store.tables import match_reviews
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for a download (RFC 6266): a plain ASCII name, and the
+    exact name percent-encoded (RFC 8187) for clients that read `filename*`."""
+    plain = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def plans_for(
@@ -48,7 +57,8 @@ def get_plan(
     days: Annotated[float, Query(gt=0, le=31)] = 8,
 ) -> list[ShiftPlan]:
     require(caller, program_id, Capability.VIEW_QUEUE)
-    return plans_for(context_of(request), program_id, team, start, days)
+    return redact(plans_for(context_of(request), program_id, team, start, days),
+                  caller.principal, program_id)  # fmt: skip
 
 
 def open_review_views(ctx: Context, caller: Caller, program_id: str) -> list[ReviewView]:
@@ -136,7 +146,7 @@ def export_response(ctx: Context, caller: Caller, program_id: str, status: str) 
         body,
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="{program_id}-cases-{stamp}.csv"',
+            "Content-Disposition": attachment(f"{program_id}-cases-{stamp}.csv"),
             "Cache-Control": "no-store",
         },
     )

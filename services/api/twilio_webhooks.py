@@ -2,8 +2,9 @@
 
 Both check `X-Twilio-Signature` with twilio's own RequestValidator against the
 URL Twilio called: `QRT_TWILIO_PUBLIC_URL` + path when set (behind a proxy that
-is the only reliable form), else the URL rebuilt from X-Forwarded-Proto/-Host,
-else the request's own. A missing or wrong signature, or no auth token
+is the only reliable form; production requires it), else the URL rebuilt from
+X-Forwarded-Proto/-Host when the peer is one of `QRT_TRUSTED_PROXIES`, else the
+request's own. A missing or wrong signature, or no auth token
 configured, answers 403 and changes nothing. Both are idempotent on MessageSid."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator
 
+from services.api.client_address import from_trusted_proxy
 from services.bootstrap import Context
 from services.sms.inbound import handle_reply, handle_status
 
@@ -23,12 +25,13 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 router = APIRouter(tags=["twilio"])
 
 
-def called_url(request: Request, public_url: str | None) -> str:
+def called_url(request: Request, public_url: str | None, trusted_proxies: str = "") -> str:
     path_and_query = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if public_url:
         return public_url.rstrip("/") + path_and_query
-    proto = request.headers.get("x-forwarded-proto")
-    host = request.headers.get("x-forwarded-host")
+    forwarded = from_trusted_proxy(request, trusted_proxies)
+    proto = request.headers.get("x-forwarded-proto") if forwarded else None
+    host = request.headers.get("x-forwarded-host") if forwarded else None
     if proto or host:
         base = f"{(proto or request.url.scheme).split(',')[0].strip()}://"
         base += (host or request.headers.get("host") or request.url.netloc).split(",")[0].strip()
@@ -44,7 +47,7 @@ async def signed_form(request: Request) -> dict[str, str]:
     form = await request.form()
     params = {k: str(v) for k, v in form.multi_items()}
     signature = request.headers.get("x-twilio-signature", "")
-    url = called_url(request, ctx.settings.twilio_public_url)
+    url = called_url(request, ctx.settings.twilio_public_url, ctx.settings.trusted_proxies)
     if not signature or not RequestValidator(token.get_secret_value()).validate(
         url, params, signature
     ):

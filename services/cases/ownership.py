@@ -14,6 +14,30 @@ from services.store.repository import Store
 from services.store.tables import cases
 
 
+class NotAMember(VisitRecordError):
+    """The same words whether the user does not exist, is disabled, or is not a member
+    who may take cases in the program: nobody learns which usernames exist."""
+
+    def __init__(self, username: str, program_id: str) -> None:
+        super().__init__(f"{username!r} is not a member of {program_id} who can take cases")
+
+
+def member_who_can_own(store: Store, username: str, program_id: str) -> str:
+    """The user id of `username` if they may own a case of the program (a member whose
+    role there can claim), else NotAMember."""
+    from services.accounts.roles import Capability
+    from services.accounts.users import principal_of, user_id_of
+
+    with store.engine.connect() as conn:
+        user_id = user_id_of(conn, username)
+        principal = principal_of(conn, user_id) if user_id else None
+    if user_id is None or principal is None or principal.role_in(program_id) is None:
+        raise NotAMember(username, program_id)
+    if not principal.can(program_id, Capability.CLAIM):
+        raise NotAMember(username, program_id)
+    return user_id
+
+
 class AlreadyOwned(VisitRecordError):
     def __init__(self, case_id: str, owner: str) -> None:
         self.owner = owner

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 
 from schemas.intake import IntakeRecord, Origin, RejectedEvent
 from schemas.overdose_event import OverdoseEvent
@@ -53,6 +53,40 @@ def create_key(store: Store, agency_id: str, now: datetime, label: str | None = 
             )
         )
     return key
+
+
+@dataclass(frozen=True)
+class AgencyKey:
+    key_id: str  # the first 12 hex digits of its hash: enough to name it, useless to use it
+    agency_id: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_keys(store: Store) -> list[AgencyKey]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(agency_keys).order_by(agency_keys.c.agency_id, agency_keys.c.created_at)
+        ).all()
+    return [
+        AgencyKey(r.key_hash[:12], r.agency_id, r.label, r.created_at, r.revoked_at) for r in rows
+    ]
+
+
+def revoke_key(store: Store, key_id: str, now: datetime) -> bool:
+    """Revoke the active key whose hash starts with `key_id` (12 hex digits or more)."""
+    if len(key_id) < 12 or not all(c in "0123456789abcdef" for c in key_id):
+        return False
+    with store.transaction() as conn:
+        done = conn.execute(
+            update(agency_keys)
+            .where(
+                and_(agency_keys.c.key_hash.startswith(key_id), agency_keys.c.revoked_at.is_(None))
+            )
+            .values(revoked_at=now)
+        ).rowcount
+    return done == 1
 
 
 class KeyCache:

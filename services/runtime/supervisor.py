@@ -96,6 +96,16 @@ class Child:
             return "(no log)"
 
 
+def private(data_dir: Path) -> None:
+    """0700 for the data directory and its directories, 0600 for its files (a data
+    directory made by an earlier version, or by hand, may be open to others)."""
+    data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):
+        if path.is_symlink():
+            continue
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback URL)
@@ -150,9 +160,11 @@ class Stack:
         ]
 
     def _take_data_dir(self) -> None:
-        """One stack per data directory: a second `qrt up` would overwrite the run files."""
+        """One stack per data directory: a second `qrt up` would overwrite the run files.
+        The directory and what is in it are made private to this user (0700 / 0600)."""
         run = self.settings.data_dir / "run"
         run.mkdir(parents=True, exist_ok=True)
+        private(self.settings.data_dir)
         lock = open(run.parent / "stack.lock", "a+")  # held until the stack stops
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from services.accounts.redaction import tier_shown
 from services.accounts.roles import Capability, Principal
 from services.accounts.users import usernames
 from services.crypto.fields import FieldCipher
@@ -78,7 +79,8 @@ def export_csv(
     yield _csv_line(BASE + (PERSON if person else []) + (CLINICAL if clinical else []))
     for r in rows:
         line: list[object] = [
-            r.id, r.status, r.tier, r.occurred_at.isoformat(), r.window_due_at.isoformat(),
+            r.id, r.status, tier_shown(who, program_id, r.tier), r.occurred_at.isoformat(),
+            r.window_due_at.isoformat(),
             owners.get(r.owner_user_id, ""), r.assigned_team_id or r.planned_team_id,
         ]  # fmt: skip
         if person:

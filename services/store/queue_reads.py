@@ -30,6 +30,7 @@ from schemas.cases import (
     ShiftPlan,
     Tier,
 )
+from services.accounts.redaction import redact
 from services.accounts.roles import Capability, Principal
 from services.accounts.users import usernames
 from services.crypto.fields import FieldCipher
@@ -306,4 +307,4 @@ def case_detail(
         conn, now, who.actor, "case_read", "case", case_id,
         {"person": person is not None, "clinical": clinical},
     )  # fmt: skip
-    return detail
+    return redact(detail, who, row.program_id)

@@ -363,6 +363,17 @@ gateway_inbox = Table(
 )
 
 
+# Rate limits (services/accounts/rate_limits.py): one token bucket per key
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("limited_since", UTCDateTime, nullable=True),  # the first refusal of this window
+)
+
+
 # --- accounts of the work-queue API and pages (services/accounts) -------------------
 # Passwords as argon2 hashes; bearer tokens and session cookies as SHA-256 only.
 
@@ -393,6 +404,7 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),  # noted at most once a minute
 )
 
 web_sessions = Table(

@@ -213,3 +213,18 @@ def test_a_possible_death_is_flagged_and_a_coordinator_confirms_it(
     expect(page.locator("#case-status")).to_have_text("closed · deceased")
     expect(page.locator("#possible-death")).to_have_count(0)
     screenshots(page, "case-deceased")
+
+
+def test_the_api_docs_load_nothing_from_outside(page: Page, stack: RunningStack) -> None:
+    """/docs is Swagger UI from the API's own files, under its CSP: no CDN, no violation."""
+    requested: list[str] = []
+    problems: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(stack.api + "/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("QRT follow-up orchestrator")
+    expect(page.locator(".opblock").first).to_be_visible()
+    outside = [url for url in requested if not url.startswith(stack.api)]
+    assert outside == [], f"requests outside the API: {outside}"
+    assert problems == [], f"console errors (a CSP violation?): {problems}"
+    screenshots(page, "api-docs")

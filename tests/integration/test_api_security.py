@@ -17,7 +17,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from schemas.accounts import Role
-from services.accounts.credentials import issue_token, revoke_token
+from services.accounts.credentials import digest, issue_token, revoke_token
 from services.accounts.users import disable_user, principal_of
 from services.api.case_routes import parse_if_match
 from services.cases.opening import open_cases
@@ -345,7 +345,7 @@ def test_expired_revoked_and_disabled_credentials_answer_401(store: Store) -> No
                           now=NOW).access_token  # fmt: skip
     live = issue_token(store, coord, label="ok", lifetime=timedelta(days=1), now=NOW).access_token
     leavers = issue_token(store, leaver, label="x", lifetime=timedelta(days=1), now=NOW)
-    revoke_token(store, revoked, NOW)
+    assert revoke_token(store, user_id, digest(revoked)[:12], actor="test", now=NOW)
     with raw_client(store) as client:
 
         def me(token: str) -> int:

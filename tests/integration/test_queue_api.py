@@ -28,8 +28,8 @@ PATIENT = {
 }
 
 
-def client_for(store: Store) -> TestClient:
-    settings = Settings()
+def client_for(store: Store, **values: object) -> TestClient:
+    settings = Settings(**values)  # type: ignore[arg-type]
     ctx = bootstrap(settings, store=store, cipher=CIPHER, clock=lambda: NOW)
     return TestClient(create_app(settings, ctx=ctx))
 

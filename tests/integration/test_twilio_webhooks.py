@@ -22,11 +22,13 @@ TOKEN = "webhook-test-token"
 PUBLIC = "https://qrt.example.org"
 
 
-def client(store: Store, cipher: FieldCipher, now: datetime, **settings: str) -> TestClient:
+def client(
+    store: Store, cipher: FieldCipher, now: datetime, peer: str = "testclient", **settings: str
+) -> TestClient:
     values = {"twilio_auth_token": TOKEN, **settings}
     s = Settings(**values)  # type: ignore[arg-type]
     ctx = bootstrap(s, store=store, cipher=cipher, clock=lambda: now)
-    return TestClient(create_app(s, ctx=ctx))
+    return TestClient(create_app(s, ctx=ctx), client=(peer, 50000))
 
 
 def signed(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
@@ -108,7 +110,7 @@ def test_inbound_stop_signed_behind_a_proxy_revokes_consent_once(
     _, now = sent_text(store, cipher, tmp_path)
     stop = {"MessageSid": "SM" + "8" * 32, "From": PHONE, "To": "+13045550100", "Body": "Stop"}
     proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "qrt.example.org"}
-    with client(store, cipher, now) as http:
+    with client(store, cipher, now, peer="10.0.0.5", trusted_proxies="10.0.0.0/24") as http:
         headers = {**proxy, **signed("https://qrt.example.org/twilio/inbound", stop)}
         first = http.post("/twilio/inbound", data=stop, headers=headers)
         assert first.status_code == 200 and "<Response>" in first.text
@@ -119,3 +121,17 @@ def test_inbound_stop_signed_behind_a_proxy_revokes_consent_once(
             r.granted for r in conn.execute(select(sms_consents).order_by(sms_consents.c.id))
         ]
     assert granted == [True, False], "STOP recorded once"
+
+
+def test_forwarded_headers_of_a_peer_that_is_not_our_proxy_are_not_believed(
+    store: Store, cipher: FieldCipher, tmp_path: Path
+) -> None:
+    """Anyone can write X-Forwarded-Host: from an untrusted peer the signature is checked
+    against the URL it really called, so a signature made for another URL is refused."""
+    _, now = sent_text(store, cipher, tmp_path)
+    stop = {"MessageSid": "SM" + "7" * 32, "From": PHONE, "To": "+13045550100", "Body": "Stop"}
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "qrt.example.org"}
+    headers = {**proxy, **signed("https://qrt.example.org/twilio/inbound", stop)}
+    with client(store, cipher, now, peer="192.0.2.9", trusted_proxies="10.0.0.0/24") as http:
+        assert http.post("/twilio/inbound", data=stop, headers=headers).status_code == 403
+    assert count(store, sms_replies) == 0

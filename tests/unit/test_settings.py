@@ -21,7 +21,9 @@ PRODUCTION_VARS = (
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (*PRODUCTION_VARS, "QRT_ENVIRONMENT", "QRT_DATA_DIR", "QRT_CLOCK_OFFSET_SECONDS"):
+    for name in (*PRODUCTION_VARS, "QRT_ENVIRONMENT", "QRT_DATA_DIR", "QRT_CLOCK_OFFSET_SECONDS",
+                 "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "QRT_TWILIO_FROM_NUMBER",
+                 "QRT_TWILIO_PUBLIC_URL", "QRT_TRUSTED_PROXIES"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 
@@ -107,3 +109,41 @@ def test_workers_use_the_configured_fetch_wait(tmp_path: Path) -> None:
         return int(consumer._fetch_max_wait_ms)
 
     assert asyncio.run(build()) == 42
+
+
+def _production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("QRT_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://qrt@db/qrt")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    monkeypatch.setenv("QRT_PROGRAMS_FILE", str(tmp_path / "programs.toml"))
+    monkeypatch.setenv("QRT_DATA_KEYS", "k1:" + "A" * 43 + "=")
+    monkeypatch.setenv("QRT_INDEX_KEY", "B" * 43 + "=")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "a" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t")
+    monkeypatch.setenv("QRT_TWILIO_FROM_NUMBER", "+13045550100")
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [(None, "needs QRT_TWILIO_PUBLIC_URL"), ("http://qrt.example.org", "absolute https"),
+     ("qrt.example.org", "absolute https"), ("https://qrt.example.org", None)],
+)  # fmt: skip
+def test_production_with_twilio_needs_an_https_public_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str | None, refused: str | None
+) -> None:
+    _production(monkeypatch, tmp_path)
+    if url is not None:
+        monkeypatch.setenv("QRT_TWILIO_PUBLIC_URL", url)
+    if refused is None:
+        assert Settings().twilio_public_url == url
+    else:
+        with pytest.raises(ValidationError, match=refused):
+            Settings()
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QRT_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")
+    assert Settings().trusted_proxies
+    monkeypatch.setenv("QRT_TRUSTED_PROXIES", "not-an-address")
+    with pytest.raises(ValidationError, match="QRT_TRUSTED_PROXIES"):
+        Settings()

@@ -17,6 +17,7 @@ from schemas.case_views import AttemptCreate
 from schemas.cases import Referral, Tier, VisitResult
 from services.accounts.credentials import close_session, open_session, same_secret
 from services.accounts.lockout import locked_hint, throttle_of
+from services.accounts.redaction import redact, sees_tier
 from services.accounts.roles import Capability
 from services.accounts.users import authenticate
 from services.api.auth import SESSION_COOKIE, Caller, PageCaller, context_of, require
@@ -28,6 +29,7 @@ from services.api.case_routes import (
     record_visit,
 )
 from services.api.errors import http_error
+from services.api.limits import sign_in_allowed
 from services.api.program_routes import decide_review, open_review_views, plans_for
 from services.api.web.render import page
 from services.bootstrap import Context
@@ -85,6 +87,15 @@ def login(
     ctx = context_of(request)
     if not same_secret(request.cookies.get(LOGIN_COOKIE), csrf_token):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
+    allowed = sign_in_allowed(ctx, request, username)
+    if allowed.refused:
+        response = page(
+            request, "login.html", status_code=429, login_csrf=csrf_token,
+            next=_safe_next(next), who=None,
+            error=f"Too many sign-ins; try again in {allowed.retry_after} s",
+        )  # fmt: skip
+        response.headers["Retry-After"] = allowed.retry_after
+        return response
     principal = authenticate(
         ctx.store, username, password, now=ctx.clock(), throttle=throttle_of(ctx.settings)
     )
@@ -144,12 +155,17 @@ def _queue_values(request: Request, caller: Caller, program_id: str) -> dict[str
     ctx = context_of(request)
     program = _program(ctx, caller, program_id)
     f = _page_filters(request)
+    if not sees_tier(caller.principal, program_id):
+        f["tier"] = None  # a role that sees no tiers gets no tier filter
     filters = filters_from(
         caller, [Tier(f["tier"])] if f["tier"] else None, "open", f["team"], f["at_risk"],
         None, f["callback_requested"], f["owner"], ctx,
     )  # fmt: skip
     with ctx.store.engine.connect() as conn:
-        found = queue_page(conn, program_id, filters, limit=PAGE_SIZE, now=ctx.clock())
+        found = redact(
+            queue_page(conn, program_id, filters, limit=PAGE_SIZE, now=ctx.clock()),
+            caller.principal, program_id,
+        )  # fmt: skip
     kept = {k: v for k, v in f.items() if v}
     return {
         **_common(ctx, caller),
@@ -159,7 +175,7 @@ def _queue_values(request: Request, caller: Caller, program_id: str) -> dict[str
         "page": found,
         "filters": f,
         "query": ("?" + urlencode(kept)) if kept else "",
-        "tiers": [t.value for t in Tier],
+        "tiers": [t.value for t in Tier] if sees_tier(caller.principal, program_id) else [],
         "can_review": caller.principal.can(program_id, Capability.REVIEW),
         "can_export": caller.principal.can(program_id, Capability.EXPORT),
     }
@@ -299,7 +315,7 @@ def possible_death(
 def plan_view(program_id: str, request: Request, caller: PageCaller) -> Response:
     ctx = context_of(request)
     program = _program(ctx, caller, program_id)
-    plans = plans_for(ctx, program_id, None, None, 8)
+    plans = redact(plans_for(ctx, program_id, None, None, 8), caller.principal, program_id)
     people: dict[str, Any] = {}
     if caller.principal.can(program_id, Capability.VIEW_PERSON):
         from services.store.case_records import audit
