@@ -36,6 +36,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python tests/lint/code_shape.py
 
 test: $(STAMP) lint
 	bash deploy/ensure-postgres.sh

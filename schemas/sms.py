@@ -27,11 +27,6 @@ class TextState(StrEnum):
     CANCELLED = "cancelled"
 
 
-FINAL_STATES = frozenset(
-    {TextState.DELIVERED, TextState.UNDELIVERED, TextState.FAILED, TextState.CANCELLED}
-)
-
-
 class ConsentSource(StrEnum):
     EVENT = "event"  # the overdose event's consent.sms
     VISIT = "visit"  # recorded by the team at a visit

@@ -1,9 +1,14 @@
-"""The one composition root: real adapters are built here, inside the function."""
+"""The one composition root: every real adapter is built here (the store, the cipher,
+the text sender and dispatcher, the Kafka producers, the gateway's publisher and
+caches); entrypoints (workers, API, pages, CLI) take them from a `Context` or from the
+factories below. Heavy adapters are imported where they are built, so a process only
+loads what it uses."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from services.clock import Clock, shifted_clock
 from services.crypto.fields import FieldCipher
@@ -13,6 +18,43 @@ from services.programs import Programs, load_programs
 from services.settings import Settings
 from services.store.database import make_engine, require_current_schema
 from services.store.repository import Store
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from services.ingest.gateway import KeyCache, Recent
+    from services.ingest.gateway_publisher import GatewayPublisher
+    from services.sms.dispatch import Dispatcher, Sender
+
+SMS_OUTBOX_FILE = "sms-outbox.jsonl"  # the development sender's file, in the data dir
+
+
+class Gateway:
+    """The HTTP gateway's adapters, one set per API app: the agency keys seen in the
+    last minute, the event keys accepted lately, and its producer, made at the first
+    publish (the broker's address may be written after the API starts)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from services.ingest.gateway import KeyCache, Recent
+
+        self.settings = settings
+        self.keys: KeyCache = KeyCache()
+        self.recent: Recent = Recent()
+        self._publisher: GatewayPublisher | None = None
+
+    def publisher(self) -> GatewayPublisher:
+        """Raises NoBrokerConfigured while no broker is known."""
+        if self._publisher is None:
+            from services.ingest.gateway_publisher import GatewayPublisher
+            from services.runtime.run_files import bootstrap_servers
+
+            self._publisher = GatewayPublisher(self.settings, bootstrap_servers(self.settings))
+        return self._publisher
+
+    async def close(self) -> None:
+        """On shutdown: the producer flushes and closes its connections."""
+        if self._publisher is not None:
+            await self._publisher.close()
 
 
 class Context:
@@ -43,9 +85,61 @@ class Context:
 
     @cached_property
     def store(self) -> Store:
-        store = Store(make_engine(self.settings.sqlalchemy_url))
+        store = Store(engine_for(self.settings))
         require_current_schema(store.engine)
         return store
+
+    @cached_property
+    def sender(self) -> Sender:
+        """Twilio when its credentials are set, else the local outbox file."""
+        from services.sms.consent import phone_token
+        from services.sms.outbox_sender import LocalOutboxSender
+        from services.sms.twilio_sender import TwilioSender
+
+        settings, cipher = self.settings, self.cipher
+        if settings.twilio_account_sid and settings.twilio_auth_token:
+            public = settings.twilio_public_url
+            return TwilioSender(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token.get_secret_value(),
+                from_number=settings.twilio_from_number,
+                messaging_service_sid=settings.twilio_messaging_service_sid,
+                status_callback=public.rstrip("/") + "/twilio/status" if public else None,
+                api_base_url=settings.twilio_api_base_url,
+            )
+        return LocalOutboxSender(
+            settings.data_dir / SMS_OUTBOX_FILE, lambda to: phone_token(cipher, to), self.clock
+        )
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        from services.sms.dispatch import Dispatcher
+
+        return Dispatcher(
+            self.store,
+            self.cipher,
+            self.programs,
+            self.sender,
+            self.clock,
+            rate_per_s=self.settings.sms_rate_per_second,
+            concurrency=self.settings.sms_concurrency,
+        )
+
+    def gateway(self) -> Gateway:
+        """A new set for each API app (each closes its own producer at shutdown)."""
+        return Gateway(self.settings)
+
+
+def engine_for(settings: Settings) -> Engine:
+    return make_engine(settings.sqlalchemy_url)
+
+
+def producer_for(settings: Settings) -> Any:
+    """A kafka-python producer for the CLI's publishing (acks=all)."""
+    from services.ingest.publisher import make_producer
+    from services.runtime.run_files import bootstrap_servers
+
+    return make_producer(bootstrap_servers(settings))
 
 
 def keyring_for(settings: Settings) -> KeyRing:

@@ -12,39 +12,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from services.settings import Settings
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    data_dir = getattr(args, "sub_data_dir", None) or getattr(args, "data_dir", None)
-    if data_dir:
-        overrides["data_dir"] = Path(data_dir)
-    return Settings(**overrides)  # type: ignore[arg-type]
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+from services.cli_common import err, say, settings_of
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from services.runtime.supervisor import run_stack
 
-    return run_stack(_settings(args), args.api_port, _say)
+    return run_stack(settings_of(args), args.api_port, say)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     if args.role == "timers":
         from workers.timers import run_timer_worker
 
-        return run_timer_worker(_settings(args))
+        return run_timer_worker(settings_of(args))
     from workers.run import run_worker
 
-    return run_worker(args.role, _settings(args))
+    return run_worker(args.role, settings_of(args))
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -53,7 +37,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     from services.api.app import create_app
     from services.runtime.recent_errors import keep_recent_errors
 
-    settings = _settings(args)
+    settings = settings_of(args)
     keep_recent_errors(settings, "api")
     uvicorn.run(
         create_app(settings),
@@ -67,12 +51,13 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from services.store.database import current_revision, make_engine, migrate
+    from services.bootstrap import engine_for
+    from services.store.database import current_revision, migrate
 
-    settings = _settings(args)
-    engine = make_engine(settings.sqlalchemy_url)
+    settings = settings_of(args)
+    engine = engine_for(settings)
     migrate(engine)
-    _say(f"schema at revision {current_revision(engine)}")
+    say(f"schema at revision {current_revision(engine)}")
     engine.dispose()
     return 0
 
@@ -81,9 +66,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from services.runtime.run_files import bootstrap_servers
     from services.topics import ensure_topics
 
-    settings = _settings(args)
+    settings = settings_of(args)
     created = ensure_topics(settings, bootstrap_servers(settings))
-    _say(f"created: {', '.join(created)}" if created else "all topics exist")
+    say(f"created: {', '.join(created)}" if created else "all topics exist")
     return 0
 
 
@@ -91,22 +76,23 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from schemas.overdose_event import Source
-    from services.ingest.publisher import make_producer, publish_lines
+    from services.bootstrap import producer_for
+    from services.ingest.publisher import publish_lines
     from services.runtime.run_files import bootstrap_servers
 
-    settings = _settings(args)
-    servers = bootstrap_servers(settings)
+    settings = settings_of(args)
+    bootstrap_servers(settings)  # no broker known: say so before reading any input
     if args.nemsis:
-        return _publish_nemsis(args, settings, servers)
+        return _publish_nemsis(args, settings)
     if args.file == "-":
         lines = sys.stdin.buffer.read().splitlines()
     else:
         try:
             lines = Path(args.file).read_bytes().splitlines()
         except OSError as exc:
-            _err(f"error: cannot read {args.file}: {exc.strerror}")
+            err(f"error: cannot read {args.file}: {exc.strerror}")
             return 2
-    producer = make_producer(servers)
+    producer = producer_for(settings)
     with tqdm(total=len(lines), unit="event", disable=None, file=sys.stderr) as bar:
         report = publish_lines(
             producer,
@@ -117,27 +103,27 @@ def cmd_publish(args: argparse.Namespace) -> int:
         )
     producer.close()
     for item in report.warnings:
-        _err(f"line {item.line}: warning: {item.message}")
+        err(f"line {item.line}: warning: {item.message}")
     for item in report.failed:
-        _err(f"line {item.line}: error: {item.message}")
-    _say(f"published {report.sent} event(s); {len(report.failed)} failed")
+        err(f"line {item.line}: error: {item.message}")
+    say(f"published {report.sent} event(s); {len(report.failed)} failed")
     return 1 if report.failed else 0
 
 
-def _publish_nemsis(args: argparse.Namespace, settings: Any, servers: str) -> int:
+def _publish_nemsis(args: argparse.Namespace, settings: Any) -> int:
     from tqdm import tqdm
 
+    from services.bootstrap import producer_for
     from services.ingest.nemsis_batch import publish_nemsis
-    from services.ingest.publisher import make_producer
     from services.programs import load_programs
 
     programs = load_programs(settings.programs_file)
     try:
         source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
     except OSError as exc:
-        _err(f"error: cannot read {args.file}: {exc.strerror}")
+        err(f"error: cannot read {args.file}: {exc.strerror}")
         return 2
-    producer = make_producer(servers)
+    producer = producer_for(settings)
     try:
         with source, tqdm(unit="report", disable=None, file=sys.stderr) as bar:
             summary = publish_nemsis(
@@ -146,7 +132,7 @@ def _publish_nemsis(args: argparse.Namespace, settings: Any, servers: str) -> in
     finally:
         producer.close()
     for line in summary.lines():
-        _say(line)
+        say(line)
     if summary.refused:
         return 2
     return 1 if summary.rejected else 0
@@ -155,13 +141,13 @@ def _publish_nemsis(args: argparse.Namespace, settings: Any, servers: str) -> in
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from services.bootstrap import producer_for
     from services.clock import shifted_clock
-    from services.ingest.publisher import make_producer, publish_lines
-    from services.runtime.run_files import bootstrap_servers
+    from services.ingest.publisher import publish_lines
     from services.simulation.synthetic import synthetic_events
 
-    settings = _settings(args)
-    producer = make_producer(bootstrap_servers(settings))
+    settings = settings_of(args)
+    producer = producer_for(settings)
     interval = 1.0 / args.rate
     sent = failed = 0
     start = time.monotonic()
@@ -178,28 +164,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             bar.update(1)
     producer.close()
     took = time.monotonic() - start
-    _say(f"published {sent} synthetic event(s) in {took:.1f} s; {failed} failed")
+    say(f"published {sent} synthetic event(s) in {took:.1f} s; {failed} failed")
     return 1 if failed else 0
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
     from services.bootstrap import bootstrap
 
-    ctx = bootstrap(_settings(args))
+    ctx = bootstrap(settings_of(args))
     if ctx.programs.get(args.program) is None:
-        _err(f"error: no program {args.program!r}; known: {', '.join(ctx.programs.ids)}")
+        err(f"error: no program {args.program!r}; known: {', '.join(ctx.programs.ids)}")
         return 2
     items = ctx.store.queue(args.program, limit=args.limit)
     if args.json:
-        _say(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
+        say(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return 0
-    _say(f"{len(items)} open case(s) in program {args.program}")
-    _say(f"{'tier':<10} {'case':<36} {'window opens (UTC)':<17} {'due (UTC)':<17} events")
+    say(f"{len(items)} open case(s) in program {args.program}")
+    say(f"{'tier':<10} {'case':<36} {'window opens (UTC)':<17} {'due (UTC)':<17} events")
     for i in items:
         refs = ", ".join(
             f"{e.source}:{e.agency_id}:{e.incident_number or e.event_id}" for e in i.events
         )
-        _say(
+        say(
             f"{i.tier:<10} {i.case_id:<36} {i.window_opens_at:%Y-%m-%d %H:%M} "
             f"{i.window_due_at:%Y-%m-%d %H:%M} {refs}"
         )
@@ -209,7 +195,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from schemas.overdose_event import OverdoseEvent
 
-    _say(json.dumps(OverdoseEvent.model_json_schema(), indent=2))
+    say(json.dumps(OverdoseEvent.model_json_schema(), indent=2))
     return 0
 
 
@@ -220,7 +206,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the SQLite file and run files live (default: $QRT_DATA_DIR or ./.qrt)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_stack_commands(sub)
+    _add_event_commands(sub)
 
+    from services.cli_cases import add_commands
+
+    add_commands(sub)
+
+    from services.cli_sms import add_sms_commands
+
+    add_sms_commands(sub)
+
+    from services.cli_agency import add_agency_commands
+
+    add_agency_commands(sub)
+
+    from services.cli_users import add_user_commands
+
+    add_user_commands(sub)
+
+    from services.cli_status import add_status_command
+
+    add_status_command(sub)
+
+    schema = sub.add_parser("schema", help="print a JSON Schema")
+    schema.add_argument("name", choices=["overdose-event"])
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def _add_stack_commands(sub: Any) -> None:
+    """up, worker, api, migrate, topics: running the stack."""
     up = sub.add_parser("up", help="run the whole stack in the foreground")
     up.add_argument("--api-port", type=int, default=8000, help="0 picks a free port")
     up.add_argument(
@@ -245,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("topics", help="create missing Kafka topics").set_defaults(func=cmd_topics)
 
+
+def _add_event_commands(sub: Any) -> None:
+    """publish, simulate, queue: events in, the queue out."""
     publish = sub.add_parser(
         "publish", help="publish overdose events: JSON lines, or a NEMSIS v3.5 export"
     )
@@ -274,37 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--json", action="store_true")
     queue.set_defaults(func=cmd_queue)
 
-    from services.cli_cases import add_commands
-
-    add_commands(sub)
-
-    from services.cli_sms import add_sms_commands
-
-    add_sms_commands(sub)
-
-    from services.cli_agency import add_agency_commands
-
-    add_agency_commands(sub)
-
-    from services.cli_users import add_user_commands
-
-    add_user_commands(sub)
-
-    from services.cli_status import add_status_command
-
-    add_status_command(sub)
-
-    schema = sub.add_parser("schema", help="print a JSON Schema")
-    schema.add_argument("name", choices=["overdose-event"])
-    schema.set_defaults(func=cmd_schema)
-    return parser
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # the data dir, the SQLite file, logs, outbox: for this user alone
     args = build_parser().parse_args(argv)
     if getattr(args, "rate", 1) <= 0 or getattr(args, "count", 1) < 0:
-        _err("error: --rate must be > 0 and --count >= 0")
+        err("error: --rate must be > 0 and --count >= 0")
         return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -319,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.errors import KNOWN_ERRORS
 
         if isinstance(exc, KNOWN_ERRORS):
-            _err(f"error: {exc}")
+            err(f"error: {exc}")
             return 1
         raise
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from services.cli_cases import _ctx
+from services.cli_common import context_of
 from services.ingest.gateway import create_key, list_keys, revoke_key
 
 
@@ -16,7 +16,7 @@ def _program_of(ctx: Any, agency_id: str) -> str | None:
 
 
 def cmd_agency_create(args: argparse.Namespace) -> int:
-    ctx = _ctx(args)
+    ctx = context_of(args)
     program = _program_of(ctx, args.agency_id)
     if program is None and not args.unlisted:
         print(
@@ -36,7 +36,7 @@ def cmd_agency_create(args: argparse.Namespace) -> int:
 
 
 def cmd_agency_list(args: argparse.Namespace) -> int:
-    ctx = _ctx(args)
+    ctx = context_of(args)
     keys = list_keys(ctx.store)
     print(f"{len(keys)} key(s)")
     for k in keys:
@@ -51,7 +51,7 @@ def cmd_agency_list(args: argparse.Namespace) -> int:
 
 
 def cmd_agency_revoke(args: argparse.Namespace) -> int:
-    ctx = _ctx(args)
+    ctx = context_of(args)
     if not revoke_key(ctx.store, args.key_id, ctx.clock()):
         print(f"error: no active key {args.key_id!r} (see `qrt agency list`)", file=sys.stderr)
         return 1

@@ -10,13 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.cases import Referral, VisitResult
-
-
-def _ctx(args: argparse.Namespace) -> Any:
-    from services.bootstrap import bootstrap
-    from services.cli import _settings
-
-    return bootstrap(_settings(args))
+from services.cli_common import context_of, program_of
 
 
 def _at(text: str | None, now: datetime) -> datetime:
@@ -26,13 +20,6 @@ def _at(text: str | None, now: datetime) -> datetime:
     if value.tzinfo is None:
         raise SystemExit("error: --at needs a UTC offset, e.g. 2026-11-22T14:30-05:00")
     return value
-
-
-def _program(ctx: Any, program_id: str) -> Any:
-    program = ctx.programs.get(program_id)
-    if program is None:
-        raise SystemExit(f"error: no program {program_id!r}")
-    return program
 
 
 def _event_ref(text: str) -> tuple[str, str, str]:
@@ -45,7 +32,7 @@ def _event_ref(text: str) -> tuple[str, str, str]:
 def cmd_case_attempt(args: argparse.Namespace) -> int:
     from services.cases.visits import record_attempt
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     now = ctx.clock()
     done = record_attempt(
         ctx.store,
@@ -65,7 +52,7 @@ def cmd_case_outcome(args: argparse.Namespace) -> int:
     from services.cases.visits import record_outcome
     from services.store.case_records import load_case
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     with ctx.store.engine.connect() as conn:
         row = load_case(conn, args.case_id)
     program = ctx.programs.get(row.program_id) if row is not None else None
@@ -91,8 +78,8 @@ def _default_tiers() -> Any:
 def cmd_review_list(args: argparse.Namespace) -> int:
     from services.cases.reviews import open_reviews
 
-    ctx = _ctx(args)
-    _program(ctx, args.program)
+    ctx = context_of(args)
+    program_of(ctx, args.program)
     items = open_reviews(ctx.store, args.program)
     print(f"{len(items)} open review(s) in program {args.program}")
     for r in items:
@@ -104,18 +91,11 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 
 
 def cmd_review_decide(args: argparse.Namespace) -> int:
-    from services.cases.reviews import keep_apart, link_review
+    from services.cases.reviews import keep_apart, link_review, program_of_review
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     if args.decision == "link":
-        with ctx.store.engine.connect() as conn:
-            from sqlalchemy import select
-
-            from services.store.tables import match_reviews
-
-            program_id = conn.execute(
-                select(match_reviews.c.program_id).where(match_reviews.c.id == args.review_id)
-            ).scalar()
+        program_id = program_of_review(ctx.store, args.review_id)
         program = ctx.programs.get(program_id) if program_id else None
         if program is None:
             print(f"error: review {args.review_id}: no such review, or its program is not "
@@ -132,8 +112,8 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
 def cmd_event_unlink(args: argparse.Namespace) -> int:
     from services.cases.reviews import unlink_case, unlink_person
 
-    ctx = _ctx(args)
-    program = _program(ctx, args.program)
+    ctx = context_of(args)
+    program = program_of(ctx, args.program)
     source, agency, event_id = _event_ref(args.event)
     if args.what == "case":
         new = unlink_case(
@@ -163,7 +143,7 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from services.crypto.rotation import rotate
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     report = rotate(ctx.store, ctx.cipher, reindex=args.reindex, say=print)
     print(f"done: {report.resealed} re-sealed, {report.reindexed_persons} re-indexed")
     return 0

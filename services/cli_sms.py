@@ -7,13 +7,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import select
-
-from schemas.sms import ConsentSource
-from services.cli_cases import _ctx, _program
-from services.sms import consent
-from services.sms.texts import revoke, to_aad
-from services.store.tables import sms_texts
+from services.cli_common import context_of, program_of
+from services.sms import consent, consent_changes
+from services.sms.text_reads import latest_texts
+from services.sms.texts import to_aad
 
 
 def _mask(phone: str) -> str:
@@ -21,14 +18,8 @@ def _mask(phone: str) -> str:
 
 
 def cmd_sms_outbox(args: argparse.Namespace) -> int:
-    ctx = _ctx(args)
-    query = select(sms_texts).order_by(sms_texts.c.send_after.desc(), sms_texts.c.id.desc())
-    if args.program:
-        query = query.where(sms_texts.c.program_id == args.program)
-    if args.state:
-        query = query.where(sms_texts.c.state == args.state)
-    with ctx.store.engine.connect() as conn:
-        rows = conn.execute(query.limit(args.limit)).all()
+    ctx = context_of(args)
+    rows = latest_texts(ctx.store, args.program, args.state, args.limit)
     if not rows:
         print("no texts")
         return 0
@@ -52,19 +43,17 @@ def _phone_token(ctx: Any, raw: str) -> str:
 
 
 def cmd_sms_consent(args: argparse.Namespace) -> int:
-    ctx = _ctx(args)
-    program = _program(ctx, args.program)
+    ctx = context_of(args)
+    program = program_of(ctx, args.program)
     token = _phone_token(ctx, args.phone)
-    now = ctx.clock()
-    with ctx.store.transaction() as conn:
-        if args.action == "revoke":
-            cancelled = revoke(conn, [program.id], token, ConsentSource.COORDINATOR, now)
-            print(f"consent revoked; {cancelled} queued text(s) cancelled")
-        else:
-            consent.record(
-                conn, [consent.consent_row(program.id, token, True, ConsentSource.VISIT, now)]
-            )
-            print("consent recorded (source: visit); texts follow the case's next change")
+    if args.action == "revoke":
+        cancelled = consent_changes.revoke_for_coordinator(
+            ctx.store, program.id, token, ctx.clock()
+        )
+        print(f"consent revoked; {cancelled} queued text(s) cancelled")
+    else:
+        consent_changes.grant_at_visit(ctx.store, program.id, token, ctx.clock())
+        print("consent recorded (source: visit); texts follow the case's next change")
     return 0
 
 

@@ -35,11 +35,11 @@ def _scrape(url: str) -> dict[str, float]:
 
 
 def status(settings: Any) -> dict[str, Any]:
+    from services.bootstrap import engine_for
     from services.clock import shifted_clock
     from services.runtime.recent_errors import read_recent_errors
     from services.runtime.run_files import NoBrokerConfigured, bootstrap_servers
     from services.runtime.system_state import read_broker, read_store, store_ready
-    from services.store.database import make_engine
     from services.store.repository import Store
 
     run = settings.data_dir / "run"
@@ -54,7 +54,7 @@ def status(settings: Any) -> dict[str, Any]:
             except OSError as exc:
                 entry["counters_error"] = f"{url}: {exc}"
         processes[role] = entry
-    store = Store(make_engine(settings.sqlalchemy_url))
+    store = Store(engine_for(settings))
     try:
         problem = store_ready(store)
         found: dict[str, Any] = {"processes": processes, "store": problem or "ok"}
@@ -98,9 +98,9 @@ def _print_table(found: dict[str, Any]) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from services.cli import _settings
+    from services.cli_common import settings_of
 
-    found = status(_settings(args))
+    found = status(settings_of(args))
     if args.json:
         print(json.dumps(found, indent=2, default=str))
     else:

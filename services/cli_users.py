@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from schemas.accounts import ALL_PROGRAMS, Membership, Role
-from services.cli_cases import _ctx
+from services.cli_common import context_of
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -37,7 +37,7 @@ def _memberships(args: argparse.Namespace, ctx: Any) -> list[Membership]:
 def cmd_user_create(args: argparse.Namespace) -> int:
     from services.accounts.users import AccountError, create_user
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     password, generated = _password(args)
     try:
         user = create_user(
@@ -56,7 +56,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 def cmd_user_list(args: argparse.Namespace) -> int:
     from services.accounts.users import list_users
 
-    for user in list_users(_ctx(args).store):
+    for user in list_users(context_of(args).store):
         roles = ", ".join(f"{m.program_id}:{m.role.value}" for m in user.memberships)
         print(f"{user.username:24} {roles}{'  (disabled)' if user.disabled else ''}")
     return 0
@@ -65,7 +65,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def cmd_user_role(args: argparse.Namespace) -> int:
     from services.accounts.users import AccountError, set_role
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     try:
         for m in _memberships(args, ctx):
             set_role(ctx.store, args.username, m, actor="cli", now=ctx.clock())
@@ -78,7 +78,7 @@ def cmd_user_role(args: argparse.Namespace) -> int:
 def cmd_user_disable(args: argparse.Namespace) -> int:
     from services.accounts.users import AccountError, disable_user
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     try:
         disable_user(ctx.store, args.username, actor="cli", now=ctx.clock())
     except AccountError as exc:
@@ -90,7 +90,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 def cmd_user_password(args: argparse.Namespace) -> int:
     from services.accounts.users import AccountError, set_password
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     password, generated = _password(args)
     try:
         set_password(ctx.store, args.username, password, actor="cli", now=ctx.clock())
@@ -104,9 +104,10 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 
 def cmd_user_token(args: argparse.Namespace) -> int:
     from services.accounts.credentials import issue_token
-    from services.accounts.users import principal_of, user_id_of
+    from services.accounts.users import principal_of
+    from services.store.user_reads import user_id_of
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     with ctx.store.engine.connect() as conn:
         user_id = user_id_of(conn, args.username)
         principal = principal_of(conn, user_id) if user_id else None
@@ -122,21 +123,19 @@ def cmd_user_token(args: argparse.Namespace) -> int:
 
 
 def _user_id(ctx: Any, username: str) -> str:
-    from sqlalchemy import select
-
-    from services.store.tables import users
+    from services.store.user_reads import user_id_of
 
     with ctx.store.engine.connect() as conn:
-        found = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+        found = user_id_of(conn, username)
     if found is None:
         raise SystemExit(f"error: no user {username!r}")
-    return str(found.id)
+    return found
 
 
 def cmd_user_tokens(args: argparse.Namespace) -> int:
     from services.accounts.credentials import tokens_of
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     found = tokens_of(ctx.store, _user_id(ctx, args.username))
     print(f"{len(found)} token(s) of {args.username}")
     for t in found:
@@ -152,7 +151,7 @@ def cmd_user_tokens(args: argparse.Namespace) -> int:
 def cmd_user_revoke_token(args: argparse.Namespace) -> int:
     from services.accounts.credentials import revoke_token
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     user_id = _user_id(ctx, args.username)
     if not revoke_token(ctx.store, user_id, args.token_id, actor="cli", now=ctx.clock()):
         raise SystemExit(f"error: {args.username} has no active token {args.token_id!r}")
@@ -163,7 +162,7 @@ def cmd_user_revoke_token(args: argparse.Namespace) -> int:
 def cmd_user_end_sessions(args: argparse.Namespace) -> int:
     from services.accounts.users import AccountError, end_sessions
 
-    ctx = _ctx(args)
+    ctx = context_of(args)
     try:
         ended = end_sessions(ctx.store, args.username, actor="cli", now=ctx.clock())
     except AccountError as exc:

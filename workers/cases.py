@@ -18,8 +18,6 @@ and a crash at worst publishes one twice.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import functools
 import logging
 import os
@@ -31,18 +29,20 @@ import faust
 from pydantic import ValidationError
 
 from schemas.codec import decode, encode
-from schemas.intake import IntakeRecord, Origin, RejectedEvent, RejectReason
+from schemas.intake import IntakeRecord, Origin, RejectReason
 from services.bootstrap import Context
 from services.cases.opening import IntakeResult, open_cases_or_refuse
+from services.ingest.dead_letter import dead_letter as build_dead_letter
 from services.runtime.metrics import CASE_EVENTS, CASES_OPENED
 from services.runtime.retry import describe, with_backoff
-from services.topics import FOLLOWUP_CASES, FOLLOWUP_INTAKE, OVERDOSE_REJECTED
+from services.store.outboxes import case_event_outbox
+from services.topics import FOLLOWUP_INTAKE, OVERDOSE_REJECTED
 from workers.app import raw_topic
+from workers.outbox import register_relay
 
 T = TypeVar("T")
 BATCH = 500
 BATCH_WITHIN_S = 0.02
-RELAY_EVERY_S = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -74,107 +74,81 @@ def count(done: IntakeResult, refused: int) -> None:
 
 
 def register_case_agent(app: faust.App, ctx: Context) -> None:
-    settings = ctx.settings
-    store = ctx.store  # opened now: a schema out of date stops the worker at start
-    cipher = ctx.cipher  # keys checked now, not at the first event
-    intake_topic = raw_topic(app, settings.topic(FOLLOWUP_INTAKE))
-    cases_topic = raw_topic(app, settings.topic(FOLLOWUP_CASES))
-    rejected = raw_topic(app, settings.topic(OVERDOSE_REJECTED))
-    wake_relay = asyncio.Event()
-
-    async def dead_letter(message: Any, reason: RejectReason, detail: str) -> Any:
-        raw = message.value or b""
-        record = RejectedEvent(
-            reason=reason,
-            detail=detail,
-            origin=Origin(topic=message.topic, partition=message.partition, offset=message.offset),
-            rejected_at=ctx.clock(),
-            original_size=len(raw),
-            original_b64=base64.b64encode(raw).decode("ascii"),
-        )
-        return await rejected.send(key=message.key, value=encode(record), force=True)
-
-    async def relay() -> None:
-        while True:
-            pending = await asyncio.to_thread(store.unpublished_case_events)
-            if not pending:
-                return
-            sent = [
-                await cases_topic.send(key=p.program_id.encode(), value=encode(p.event), force=True)
-                for p in pending
-            ]
-            await asyncio.gather(*sent)
-            await asyncio.to_thread(store.mark_published, [p.seq for p in pending], ctx.clock())
-
-    @app.task
-    async def relay_case_events() -> None:
-        """Publish the outbox: woken after each stored batch, and every second for case
-        events a crash left unpublished. Off the batch path: storing the next batch
-        never waits for the broker."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake_relay.wait(), RELAY_EVERY_S)
-            wake_relay.clear()
-            await with_backoff(relay, what="publishing case events")
+    worker = _CaseWorker(app, ctx)
+    register_relay(app, ctx, case_event_outbox(worker.store), "case events", wake=worker.wake_relay)
+    intake_topic = raw_topic(app, ctx.settings.topic(FOLLOWUP_INTAKE))
 
     @app.agent(intake_topic, name="cases")
     async def cases(stream: Any) -> None:
         async for batch in stream.take_events(BATCH, within=BATCH_WITHIN_S):
-            records: list[tuple[Any, IntakeRecord]] = []
-            refused = []
-            for event in batch:
-                try:
-                    record = decode(IntakeRecord, event.message.value or b"")
-                except ValidationError as exc:
-                    refused.append(
-                        await dead_letter(
-                            event.message,
-                            RejectReason.INVALID_EVENT,
-                            f"intake record does not decode ({exc.error_count()} errors); "
-                            "intake and case workers must run the same version",
-                        )
-                    )
-                    continue
-                if ctx.programs.get(record.program_id) is None:
-                    refused.append(
-                        await dead_letter(
-                            event.message,
-                            RejectReason.UNROUTABLE,
-                            f"program {record.program_id!r} is not in the case worker's "
-                            "programs file; both workers must read the same file",
-                        )
-                    )
-                    continue
-                records.append((event.message, record))
-            await asyncio.gather(*refused)
+            records = await worker.decoded(batch)
             if records:
-                done, refusals = await _or_stop(
-                    with_backoff(
-                        functools.partial(
-                            asyncio.to_thread,
-                            open_cases_or_refuse,
-                            store,
-                            [r for _, r in records],
-                            ctx.programs,
-                            ctx.clock(),
-                            cipher,
-                        ),
-                        what="storing a batch of cases",
-                    )
+                await worker.store_batch(records)
+
+
+class _CaseWorker:
+    def __init__(self, app: faust.App, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store  # opened now: a schema out of date stops the worker at start
+        self.cipher = ctx.cipher  # keys checked now, not at the first event
+        self.rejected = raw_topic(app, ctx.settings.topic(OVERDOSE_REJECTED))
+        self.wake_relay = asyncio.Event()
+
+    async def dead_letter(self, message: Any, reason: RejectReason, detail: str) -> Any:
+        origin = Origin(topic=message.topic, partition=message.partition, offset=message.offset)
+        record = build_dead_letter(message.value or b"", origin, self.ctx.clock(), reason, detail)
+        return await self.rejected.send(key=message.key, value=encode(record), force=True)
+
+    async def decoded(self, batch: Any) -> list[tuple[Any, IntakeRecord]]:
+        """The batch's intake records; one that does not decode or names a program this
+        worker does not know is dead-lettered."""
+        records: list[tuple[Any, IntakeRecord]] = []
+        refused = []
+        for event in batch:
+            why = None
+            try:
+                record = decode(IntakeRecord, event.message.value or b"")
+            except ValidationError as exc:
+                why = (RejectReason.INVALID_EVENT,
+                       f"intake record does not decode ({exc.error_count()} errors); "
+                       "intake and case workers must run the same version")  # fmt: skip
+            else:
+                if self.ctx.programs.get(record.program_id) is None:
+                    why = (RejectReason.UNROUTABLE,
+                           f"program {record.program_id!r} is not in the case worker's "
+                           "programs file; both workers must read the same file")  # fmt: skip
+            if why is not None:
+                refused.append(await self.dead_letter(event.message, *why))
+            else:
+                records.append((event.message, record))
+        await asyncio.gather(*refused)
+        return records
+
+    async def store_batch(self, records: list[tuple[Any, IntakeRecord]]) -> None:
+        """Stored with backoff through an outage; what the store refuses is dead-lettered."""
+        ctx = self.ctx
+        done, refusals = await _or_stop(
+            with_backoff(
+                functools.partial(
+                    asyncio.to_thread, open_cases_or_refuse, self.store,
+                    [r for _, r in records], ctx.programs, ctx.clock(), self.cipher,
+                ),
+                what="storing a batch of cases",
+            )
+        )  # fmt: skip
+        count(done, len(refusals))
+        for index, reason in refusals:
+            message = records[index][0]
+            log.warning(
+                "dead-lettering a record the store refused at %s[%d]@%d: %s",
+                message.topic, message.partition, message.offset, reason,
+            )  # fmt: skip
+            await (
+                await self.dead_letter(
+                    message,
+                    RejectReason.STORE_REFUSED,
+                    f"the store refused this record ({reason}); it was not stored, "
+                    "the rest of its batch was",
                 )
-                count(done, len(refusals))
-                for index, reason in refusals:
-                    message = records[index][0]
-                    log.warning(
-                        "dead-lettering a record the store refused at %s[%d]@%d: %s",
-                        message.topic, message.partition, message.offset, reason,
-                    )  # fmt: skip
-                    await (
-                        await dead_letter(
-                            message,
-                            RejectReason.STORE_REFUSED,
-                            f"the store refused this record ({reason}); it was not stored, "
-                            "the rest of its batch was",
-                        )
-                    )
-                wake_relay.set()
+            )
+        self.wake_relay.set()

@@ -17,7 +17,6 @@ before anything new is sent. SMS records leave through the store's outbox
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from typing import Any
@@ -30,14 +29,13 @@ from schemas.codec import decode
 from services.bootstrap import Context
 from services.runtime.metrics import TEXTS
 from services.runtime.retry import describe, with_backoff
-from services.sms import senders
-from services.sms.dispatch import Dispatcher
 from services.sms.texts import TEXT_RELEVANT, schedule_cases_texts_or_refuse
+from services.store.outboxes import sms_record_outbox
 from services.topics import FOLLOWUP_CASES
 from workers.app import raw_topic
+from workers.outbox import register_relay
 
 BATCH = 500
-RELAY_EVERY_S = 1.0
 COUNT_EVERY_S = 2.0
 log = logging.getLogger(__name__)
 
@@ -46,45 +44,54 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
     settings = ctx.settings
     store, cipher = ctx.store, ctx.cipher
     cases_topic = raw_topic(app, settings.topic(FOLLOWUP_CASES))
-    outgoing: dict[str, Any] = {}
-    sender = senders.sender_for(settings, cipher, ctx.clock)
-    dispatcher = Dispatcher(
-        store,
-        cipher,
-        ctx.programs,
-        sender,
-        ctx.clock,
-        rate_per_s=settings.sms_rate_per_second,
-        concurrency=settings.sms_concurrency,
-    )
 
-    def topic_for(name: str) -> Any:
-        if name not in outgoing:
-            outgoing[name] = raw_topic(app, settings.topic(name))
-        return outgoing[name]
+    register_relay(app, ctx, sms_record_outbox(store), "SMS records")
+    _register_sending(app, ctx)
 
-    async def relay() -> None:
-        while True:
-            pending = await asyncio.to_thread(senders.unpublished, store)
-            if not pending:
-                return
-            sent = [
-                await topic_for(p.topic).send(
-                    key=p.key.encode(), value=p.payload.encode(), force=True
-                )
-                for p in pending
-            ]
-            await asyncio.gather(*sent)
-            await asyncio.to_thread(
-                senders.mark_published, store, [p.seq for p in pending], ctx.clock()
+    @app.agent(cases_topic, name="sms")
+    async def case_events(stream: Any) -> None:
+        async for batch in stream.take_events(BATCH, within=0.05):
+            case_ids = _text_relevant(batch)
+            if not case_ids:
+                continue
+            refused = await with_backoff(
+                functools.partial(
+                    asyncio.to_thread,
+                    schedule_cases_texts_or_refuse,
+                    store,
+                    cipher,
+                    ctx.programs,
+                    case_ids,
+                    ctx.clock(),
+                ),
+                what="queueing the texts of a batch of cases",
             )
+            for case_id, reason in refused:
+                log.error("the store refused the texts of case %s: %s; skipped", case_id, reason)
 
-    @app.task
-    async def relay_sms_records() -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.sleep(RELAY_EVERY_S)
-            await with_backoff(relay, what="publishing SMS records")
+
+def _text_relevant(batch: Any) -> list[str]:
+    """The cases named by the batch's events that can change texts."""
+    case_ids: list[str] = []
+    for event in batch:
+        try:
+            case_event = decode(CaseEvent, event.message.value or b"")
+        except ValidationError as exc:
+            log.warning(
+                "skipping a case event that does not decode (%d errors) at %s[%d]@%d",
+                exc.error_count(),
+                event.message.topic,
+                event.message.partition,
+                event.message.offset,
+            )
+            continue
+        if case_event.kind in TEXT_RELEVANT:
+            case_ids.append(case_event.case_id)
+    return case_ids
+
+
+def _register_sending(app: faust.App, ctx: Context) -> None:
+    settings, sender, dispatcher = ctx.settings, ctx.sender, ctx.dispatcher
 
     @app.task
     async def send_texts() -> None:
@@ -113,38 +120,3 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
                 if isinstance(total, int) and total > seen.get(outcome, 0):
                     TEXTS.labels(outcome=outcome).inc(total - seen.get(outcome, 0))
                     seen[outcome] = total
-
-    @app.agent(cases_topic, name="sms")
-    async def case_events(stream: Any) -> None:
-        async for batch in stream.take_events(BATCH, within=0.05):
-            case_ids: list[str] = []
-            for event in batch:
-                try:
-                    case_event = decode(CaseEvent, event.message.value or b"")
-                except ValidationError as exc:
-                    log.warning(
-                        "skipping a case event that does not decode (%d errors) at %s[%d]@%d",
-                        exc.error_count(),
-                        event.message.topic,
-                        event.message.partition,
-                        event.message.offset,
-                    )
-                    continue
-                if case_event.kind in TEXT_RELEVANT:
-                    case_ids.append(case_event.case_id)
-            if not case_ids:
-                continue
-            refused = await with_backoff(
-                functools.partial(
-                    asyncio.to_thread,
-                    schedule_cases_texts_or_refuse,
-                    store,
-                    cipher,
-                    ctx.programs,
-                    case_ids,
-                    ctx.clock(),
-                ),
-                what="queueing the texts of a batch of cases",
-            )
-            for case_id, reason in refused:
-                log.error("the store refused the texts of case %s: %s; skipped", case_id, reason)

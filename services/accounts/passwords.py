@@ -55,10 +55,6 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
-
-
 def new_password() -> str:
     """A generated password: 20 URL-safe characters (~120 bits)."""
     return secrets.token_urlsafe(15)

@@ -183,21 +183,6 @@ def authenticate(
     return principal
 
 
-def usernames(conn: Connection, user_ids: Sequence[str]) -> dict[str, str]:
-    ids = sorted({u for u in user_ids if u})
-    if not ids:
-        return {}
-    rows = conn.execute(select(users.c.id, users.c.username).where(users.c.id.in_(ids)))
-    return {r.id: r.username for r in rows}
-
-
-def user_id_of(conn: Connection, username: str) -> str | None:
-    row = conn.execute(
-        select(users.c.id).where(users.c.username == username, users.c.disabled_at.is_(None))
-    ).first()
-    return None if row is None else str(row.id)
-
-
 def list_users(store: Store) -> list[UserRead]:
     with store.engine.connect() as conn:
         rows = conn.execute(select(users).order_by(users.c.username)).all()

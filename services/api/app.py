@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         ),
     )
     app.state.ctx = ctx or bootstrap(settings)
+    app.state.gateway = app.state.ctx.gateway()
     _ = app.state.ctx.store  # opened now: a schema out of date stops the API at start
     app.add_exception_handler(LoginRequired, _to_login)
     for router in (

@@ -6,7 +6,6 @@ someone else owns is 409; a coordinator's assignment may take it over."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
@@ -18,79 +17,25 @@ from schemas.case_views import (
     OutcomeCreate,
     OwnerChange,
 )
-from schemas.cases import CaseStatus, QueuePage, Tier
-from services.accounts.redaction import redact, sees_tier
+from schemas.cases import QueuePage, Tier
+from services.accounts.redaction import redact
 from services.accounts.roles import Capability
-from services.accounts.users import user_id_of
-from services.api.auth import ApiCaller, Caller, context_of, require
-from services.api.errors import http_error, storable_text, storable_time
-from services.bootstrap import Context
-from services.cases import deaths, ownership, visits
-from services.store.queue_reads import QueueFilters, case_detail, program_of_case, queue_page
+from services.api.auth import ApiCaller, context_of, require
+from services.api.case_actions import (
+    call,
+    case_program,
+    decide_death,
+    etag,
+    filters_from,
+    no_tier_filter_unless_seen,
+    parse_if_match,
+    record_visit,
+)
+from services.api.errors import storable_text, storable_time
+from services.cases import ownership, read_views, visits
+from services.store.queue_reads import queue_page
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None or value.strip() == "*":
-        return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise HTTPException(status_code=400, detail='If-Match must be a case version: "12"')
-    return int(text)
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def case_program(ctx: Context, caller: Caller, case_id: str, capability: Capability) -> str:
-    """The case's program, after checking the caller may do this there (else 404/403)."""
-    with ctx.store.engine.connect() as conn:
-        program_id = program_of_case(conn, case_id)
-    if program_id is None or caller.principal.role_in(program_id) is None:
-        raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
-    require(caller, program_id, capability)
-    return program_id
-
-
-def no_tier_filter_unless_seen(caller: Caller, program_id: str, tier: object) -> None:
-    """A role that sees no tiers may not filter by one: the filter would tell the tier."""
-    if tier and not sees_tier(caller.principal, program_id):
-        raise HTTPException(
-            status_code=403,
-            detail=f"your role in {program_id} does not see tiers, so may not filter by one",
-        )
-
-
-def filters_from(
-    caller: Caller,
-    tier: list[Tier] | None,
-    status: str,
-    team: str | None,
-    at_risk: bool | None,
-    missed: bool | None,
-    callback_requested: bool | None,
-    owner: str | None,
-    ctx: Context,
-) -> QueueFilters:
-    owner_id: str | None = None
-    if owner == "me":
-        owner_id = caller.principal.user_id
-    elif owner == "none":
-        owner_id = ""
-    elif owner:
-        with ctx.store.engine.connect() as conn:
-            owner_id = user_id_of(conn, owner) or "-unknown-"
-    return QueueFilters(
-        tiers=tuple(tier or ()),
-        status=None if status == "all" else CaseStatus(status),
-        team_id=team,
-        at_risk=at_risk,
-        missed=missed,
-        callback_requested=callback_requested,
-        owner_id=owner_id,
-    )
 
 
 @router.get(
@@ -133,8 +78,7 @@ def get_queue(
 )
 def get_case(case_id: str, request: Request, response: Response, caller: ApiCaller) -> CaseDetail:
     ctx = context_of(request)
-    with ctx.store.transaction() as conn:
-        detail = case_detail(conn, ctx.cipher, case_id, caller.principal, ctx.clock())
+    detail = read_views.read_case(ctx.store, ctx.cipher, case_id, caller.principal, ctx.clock())
     if detail is None:
         raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
     response.headers["ETag"] = etag(detail.version)
@@ -166,11 +110,11 @@ def put_owner(
     )
     owner_name = change.username or who.username
     if assigning:
-        owner_id = _call(ownership.member_who_can_own, ctx.store, owner_name, program_id)
+        owner_id = call(ownership.member_who_can_own, ctx.store, owner_name, program_id)
     else:
         owner_id = who.user_id
     take_over = who.can(program_id, Capability.ASSIGN) and change.username is not None
-    version = _call(
+    version = call(
         ownership.change_owner,
         ctx.store,
         case_id,
@@ -199,7 +143,7 @@ def delete_owner(
     ctx = context_of(request)
     who = caller.principal
     program_id = case_program(ctx, caller, case_id, Capability.CLAIM)
-    version = _call(
+    version = call(
         ownership.change_owner,
         ctx.store,
         case_id,
@@ -237,53 +181,6 @@ def post_attempt(
     return {"case_id": case_id, "attempt_no": record.attempt_no, "closed": attempt.close}
 
 
-def record_visit(
-    ctx: Context,
-    caller: Caller,
-    program_id: str,
-    case_id: str,
-    attempt: AttemptCreate,
-    at: datetime,
-    expected_version: int | None,
-) -> visits.AttemptRecorded:
-    """An attempt, and when asked, the outcome that closes the case with its result."""
-    who = caller.principal
-    now = ctx.clock()
-    storable_text("team_id", attempt.team_id)
-    program = ctx.programs.get(program_id)
-    teams = {t.id for t in program.teams} if program else set()
-    if attempt.team_id is not None and attempt.team_id not in teams:
-        raise HTTPException(
-            status_code=422,
-            detail=f"no team {attempt.team_id!r} in {program_id}; "
-            f"teams: {', '.join(sorted(teams))}",
-        )
-    done = _call(
-        visits.record_attempt,
-        ctx.store,
-        case_id,
-        result=attempt.result,
-        at=at,
-        team_id=attempt.team_id,
-        referral=attempt.referral,
-        actor=who.actor,
-        now=now,
-        expected_version=expected_version,
-    )
-    if attempt.close:
-        _call(
-            visits.record_outcome,
-            ctx.store,
-            case_id,
-            outcome=attempt.result,
-            referral=attempt.referral,
-            actor=who.actor,
-            now=now,
-            tier_rules=program.tiers if program else visits.OtherHistoryTiers(),
-        )
-    return done
-
-
 @router.post("/cases/{case_id}/outcome", summary="Close a case with its outcome")
 def post_outcome(
     case_id: str,
@@ -297,7 +194,7 @@ def post_outcome(
     if outcome.referral is not None:
         require(caller, program_id, Capability.VIEW_CLINICAL)
     program = ctx.programs.get(program_id)
-    _call(
+    call(
         visits.record_outcome,
         ctx.store,
         case_id,
@@ -322,24 +219,3 @@ def post_possible_death(
     program_id = case_program(ctx, caller, case_id, Capability.REVIEW)
     decide_death(ctx, caller, program_id, case_id, confirm=body.decision == "confirm")
     return {"case_id": case_id, "decision": body.decision}
-
-
-def decide_death(
-    ctx: Context, caller: Caller, program_id: str, case_id: str, *, confirm: bool
-) -> None:
-    program = ctx.programs.get(program_id)
-    minutes = program.matching.incident_merge_minutes if program else 0
-    try:
-        deaths.decide_possible_death(
-            ctx.store, case_id, confirm=confirm, margin=timedelta(minutes=minutes),
-            actor=caller.principal.actor, now=ctx.clock(),
-        )  # fmt: skip
-    except deaths.NotFlagged as exc:
-        raise http_error(exc) from exc
-
-
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except visits.VisitRecordError as exc:
-        raise http_error(exc) from exc

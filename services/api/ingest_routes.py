@@ -19,14 +19,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.api.limits import gateway_allowed
-from services.bootstrap import Context
+from services.bootstrap import Context, Gateway
 from services.ingest import gateway, inbox
 from services.ingest.gateway_publisher import BrokerErrors, GatewayPublisher
 from services.ingest.nemsis import ForeignAgency, NemsisRefused
 from services.ingest.nemsis_batch import collect_nemsis
 from services.runtime.metrics import GATEWAY_REQUESTS
 from services.runtime.retry import describe
-from services.runtime.run_files import NoBrokerConfigured, bootstrap_servers
+from services.runtime.run_files import NoBrokerConfigured
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
@@ -38,23 +38,20 @@ def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
-def _state(request: Request, name: str, make: Any) -> Any:
-    value = getattr(request.app.state, name, None)
-    if value is None:
-        value = make()
-        setattr(request.app.state, name, value)
-    return value
+def _gateway(request: Request) -> Gateway:
+    parts: Gateway = request.app.state.gateway  # built by bootstrap, one set per app
+    return parts
 
 
 async def _agency(request: Request, ctx: Context) -> str | None:
     key = _key_of(request)
-    keys: gateway.KeyCache = _state(request, "gateway_keys", gateway.KeyCache)
+    keys = _gateway(request).keys
     known, agency = keys.cached(key)  # a key seen this minute: no thread, no store
     return agency if known else await asyncio.to_thread(keys.agency_of, ctx.store, key)
 
 
 async def _duplicates(request: Request, ctx: Context, events: list[Any]) -> set[Any]:
-    recent: gateway.Recent = _state(request, "gateway_recent", gateway.Recent)
+    recent = _gateway(request).recent
     stored = await asyncio.to_thread(gateway.in_store, ctx.store, events)
     return stored | {gateway.key_of(e) for e in events if gateway.key_of(e) in recent}
 
@@ -96,17 +93,14 @@ async def _publish(request: Request, events: list[Any]) -> JSONResponse | None:
             "the broker did not acknowledge every event: nothing was accepted; send the same "
             "events again later (any that did arrive are recognised as duplicates)",
         )
-    recent: gateway.Recent = _state(request, "gateway_recent", gateway.Recent)
+    recent = _gateway(request).recent
     recent.add([gateway.key_of(e) for e in events])
     return None
 
 
 def publisher_of(app_state: Any) -> GatewayPublisher:
-    ctx: Context = app_state.ctx
-    if getattr(app_state, "gateway", None) is None:
-        app_state.gateway = GatewayPublisher(ctx.settings, bootstrap_servers(ctx.settings))
-    publisher: GatewayPublisher = app_state.gateway
-    return publisher
+    parts: Gateway = app_state.gateway
+    return parts.publisher()
 
 
 async def relay_inbox(app_state: Any) -> None:
@@ -130,9 +124,8 @@ async def relay_inbox(app_state: Any) -> None:
 
 async def close_publisher(state: Any) -> None:
     """On shutdown: the producer flushes and closes its connections."""
-    publisher: GatewayPublisher | None = getattr(state, "gateway", None)
-    if publisher is not None:
-        await publisher.close()
+    parts: Gateway = state.gateway
+    await parts.close()
 
 
 def _counted(answer: JSONResponse) -> JSONResponse:

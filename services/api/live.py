@@ -17,49 +17,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from services.accounts.redaction import redact
 from services.accounts.roles import Capability, Principal
 from services.api.auth import ApiCaller, context_of, current_principal, require
-from services.store.queue_reads import redacted_result
-from services.store.repository import Store
-from services.store.tables import case_events
+from services.store.case_event_reads import changes_after, latest_seq
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
-BATCH = 200
 KEEPALIVE_S = 15.0
 RECHECK_S = 3.0  # how often an open stream checks its caller again (and before each event)
 
 
-def latest_seq(store: Store, program_id: str) -> int:
-    with store.engine.connect() as conn:
-        value = conn.execute(
-            select(func.max(case_events.c.seq)).where(case_events.c.program_id == program_id)
-        ).scalar_one()
-    return int(value or 0)
-
-
-def changes_after(store: Store, program_id: str, seq: int) -> list[tuple[int, dict[str, Any]]]:
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(case_events.c.seq, case_events.c.payload)
-            .where(case_events.c.program_id == program_id, case_events.c.seq > seq)
-            .order_by(case_events.c.seq)
-            .limit(BATCH)
-        ).all()
-    return [(r.seq, json.loads(r.payload)) for r in rows]
-
-
 def visible(payload: dict[str, Any], who: Principal, program_id: str) -> dict[str, Any]:
-    if who.can(program_id, Capability.VIEW_CLINICAL):
-        return payload
-    detail = {k: v for k, v in payload.get("detail", {}).items() if k != "referral"}
-    for key in ("outcome", "result"):
-        if key in detail:
-            detail[key] = redacted_result(detail[key])
-    return redact({**payload, "detail": detail}, who, program_id)
+    return redact(payload, who, program_id)
 
 
 async def stream(

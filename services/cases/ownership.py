@@ -26,7 +26,8 @@ def member_who_can_own(store: Store, username: str, program_id: str) -> str:
     """The user id of `username` if they may own a case of the program (a member whose
     role there can claim), else NotAMember."""
     from services.accounts.roles import Capability
-    from services.accounts.users import principal_of, user_id_of
+    from services.accounts.users import principal_of
+    from services.store.user_reads import user_id_of
 
     with store.engine.connect() as conn:
         user_id = user_id_of(conn, username)
@@ -65,7 +66,7 @@ def change_owner(
         row = open_case_for_change(conn, case_id, expected_version)
         current = row.owner_user_id
         if current and current not in (owner_id, acting_user_id) and not take_over:
-            from services.accounts.users import usernames
+            from services.store.user_reads import usernames
 
             raise AlreadyOwned(case_id, usernames(conn, [current]).get(current, current))
         conn.execute(

@@ -19,15 +19,14 @@ from sqlalchemy import Connection
 
 from schemas.overdose_event import Patient
 from services.crypto.fields import FieldCipher
+from services.identity.blocking import blind_tokens
 from services.identity.matching import (
     Decision,
     MatchScore,
     PersonFeatures,
     Thresholds,
     best_match,
-    blocking_keys,
     features_from_patient,
-    index_kind,
 )
 from services.store.person_records import (
     identity_of,
@@ -68,12 +67,7 @@ class PersonResolver:
     changed_identities: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def tokens(self, features: PersonFeatures) -> list[tuple[str, str]]:
-        if features.is_empty:
-            return []
-        return [
-            (index_kind(kind), self.cipher.blind(index_kind(kind), value))
-            for kind, value in blocking_keys(features)
-        ]
+        return blind_tokens(self.cipher.blind, features)
 
     def prefetch(self, patients: list[Patient | None]) -> None:
         wanted = {t for p in patients for _, t in self.tokens(features_from_patient(p))}
@@ -85,12 +79,11 @@ class PersonResolver:
             for pid, ident in self.identities.items()
         }
 
-    def features_of(self, person_id: str) -> PersonFeatures | None:
-        """The features of any person of the program (read and opened on first need)."""
-        if person_id not in self.features:
-            for pid, ident in load_identities(self.conn, self.cipher, [person_id]).items():
-                self.features[pid] = features_from_patient(Patient.model_validate(ident))
-        return self.features.get(person_id)
+    def load_features(self, person_ids: set[str]) -> None:
+        """Open the features of these persons of the program too (one query)."""
+        missing = sorted(person_ids - set(self.features))
+        for pid, ident in load_identities(self.conn, self.cipher, missing).items():
+            self.features[pid] = features_from_patient(Patient.model_validate(ident))
 
     @property
     def known_person_ids(self) -> set[str]:

@@ -16,9 +16,11 @@ own moment (`case_records.planned_of`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
 
 from schemas.cases import CaseEventKind, CaseStatus
 from services.planning.planner import Plan, PlanCase, plan_visits
@@ -52,38 +54,7 @@ def plan_program(store: Store, program: Program, now: datetime) -> int:
                 )
             )
         ).all()
-        plan = Plan(slots={}, at_risk={})
-        if rows:
-            horizon = max(r.window_due_at for r in rows)
-            shifts = shifts_between(program.teams, program.zone, now, max(horizon, now))
-            plan = plan_visits(
-                [
-                    PlanCase(r.id, r.tier_rank, r.window_opens_at, r.window_due_at, r.occurred_at)
-                    for r in rows
-                ],
-                shifts,
-                now,
-            )
-        changes: list[dict[str, object]] = []
-        news: list[Announcement] = []
-        for row in rows:
-            slot = plan.slots.get(row.id)
-            reason = plan.at_risk.get(row.id)
-            new: dict[str, object] = {
-                "planned_team_id": slot.team_id if slot else None,
-                "planned_shift_start": slot.shift_start if slot else None,
-                # the slot, not its clamp to `now`: a later re-plan leaves it as it is
-                "planned_visit_from": slot.slot_from if slot else None,
-                "planned_visit_until": slot.visit_until if slot else None,
-                "at_risk_reason": reason.value if reason else None,
-            }
-            if all(getattr(row, k) == v for k, v in new.items()):
-                continue
-            changes.append({"b_id": row.id, **{f"b_{k}": v for k, v in new.items()}})
-            if reason is not None:
-                news.append((row.id, CaseEventKind.AT_RISK, {"reason": reason.value}))
-            else:
-                news.append((row.id, CaseEventKind.PLANNED, None))
+        changes, news = plan_changes(rows, _plan_of(rows, program, now))
         if changes:
             conn.execute(
                 update(cases)
@@ -96,21 +67,65 @@ def plan_program(store: Store, program: Program, now: datetime) -> int:
                 changes,
             )
             announce_many(conn, news, now)
-        changed = len(changes)
-        conn.execute(
-            update(program_state)
-            .where(
-                and_(
-                    program_state.c.program_id == program.id,
-                    or_(
-                        program_state.c.plan_requested_at.is_(None),
-                        program_state.c.plan_requested_at <= now,
-                    ),
-                )
+        _mark_planned(conn, program, now)
+    return len(changes)
+
+
+def _plan_of(rows: Sequence[Row[Any]], program: Program, now: datetime) -> Plan:
+    if not rows:
+        return Plan(slots={}, at_risk={})
+    horizon = max(r.window_due_at for r in rows)
+    shifts = shifts_between(program.teams, program.zone, now, max(horizon, now))
+    return plan_visits(
+        [PlanCase(r.id, r.tier_rank, r.window_opens_at, r.window_due_at, r.occurred_at)
+         for r in rows],
+        shifts,
+        now,
+    )  # fmt: skip
+
+
+def plan_changes(
+    rows: Sequence[Row[Any]], plan: Plan
+) -> tuple[list[dict[str, object]], list[Announcement]]:
+    """The plan columns of each case whose plan changed, and what to announce of it."""
+    changes: list[dict[str, object]] = []
+    news: list[Announcement] = []
+    for row in rows:
+        slot = plan.slots.get(row.id)
+        reason = plan.at_risk.get(row.id)
+        new: dict[str, object] = {
+            "planned_team_id": slot.team_id if slot else None,
+            "planned_shift_start": slot.shift_start if slot else None,
+            # the slot, not its clamp to `now`: a later re-plan leaves it as it is
+            "planned_visit_from": slot.slot_from if slot else None,
+            "planned_visit_until": slot.visit_until if slot else None,
+            "at_risk_reason": reason.value if reason else None,
+        }
+        if all(getattr(row, k) == v for k, v in new.items()):
+            continue
+        changes.append({"b_id": row.id, **{f"b_{k}": v for k, v in new.items()}})
+        if reason is not None:
+            news.append((row.id, CaseEventKind.AT_RISK, {"reason": reason.value}))
+        else:
+            news.append((row.id, CaseEventKind.PLANNED, None))
+    return changes, news
+
+
+def _mark_planned(conn: Connection, program: Program, now: datetime) -> None:
+    """The program is planned as of `now`: a request made since stays standing."""
+    conn.execute(
+        update(program_state)
+        .where(
+            and_(
+                program_state.c.program_id == program.id,
+                or_(
+                    program_state.c.plan_requested_at.is_(None),
+                    program_state.c.plan_requested_at <= now,
+                ),
             )
-            .values(plan_requested_at=None, planned_at=now)
         )
-    return changed
+        .values(plan_requested_at=None, planned_at=now)
+    )
 
 
 def plan_requested(store: Store, programs: Programs, now: datetime) -> list[str]:

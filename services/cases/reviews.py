@@ -19,12 +19,13 @@ from sqlalchemy import Connection, Row, and_, func, select, update
 from schemas.cases import TIER_RANK, CaseEventKind, CaseStatus
 from services.cases.deaths import Death, apply_death, dismiss_possible_death
 from services.cases.merging import merge_open_cases
-from services.cases.opening import case_id_for_key, stored_event_key
 from services.cases.person_resolution import person_id_for
 from services.cases.tiering import OtherHistoryTiers, tier_for_history
 from services.cases.visits import retier_person
+from services.core.cases import case_id_for_key, stored_event_key
 from services.crypto.fields import FieldCipher
-from services.identity.matching import blocking_keys, features_from_patient, index_kind
+from services.identity.blocking import blind_tokens
+from services.identity.matching import features_from_patient
 from services.planning.visit_window import visit_window
 from services.programs import Program
 from services.store import case_records as records
@@ -271,12 +272,10 @@ def unlink_person(
             features = features_from_patient(patient)
             person_records.add_tokens(
                 conn,
-                [
-                    {"program_id": event.program_id, "kind": index_kind(kind),
-                     "token": cipher.blind(index_kind(kind), value), "person_id": own}
-                    for kind, value in blocking_keys(features)
-                ],
-            )  # fmt: skip
+                person_records.index_rows(
+                    event.program_id, own, blind_tokens(cipher.blind, features)
+                ),
+            )
         previous = event.person_id
         conn.execute(update(events).where(events.c.id == event.id).values(person_id=own))
         if event.case_id:
@@ -294,3 +293,12 @@ def unlink_person(
         )  # fmt: skip
         records.request_plan(conn, [event.program_id], now)
         return own
+
+
+def program_of_review(store: Store, review_id: int) -> str | None:
+    """The program of a review, or None if there is no such review."""
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            select(match_reviews.c.program_id).where(match_reviews.c.id == review_id)
+        ).scalar_one_or_none()
+    return str(found) if found is not None else None

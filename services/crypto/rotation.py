@@ -18,8 +18,9 @@ from sqlalchemy import Column, Table, delete, select, update
 
 from schemas.overdose_event import Patient
 from services.crypto.fields import FieldCipher
-from services.identity.matching import blocking_keys, features_from_patient, index_kind
-from services.store.person_records import add_tokens, open_identity
+from services.identity.blocking import blind_tokens
+from services.identity.matching import features_from_patient
+from services.store.person_records import add_tokens, index_rows, open_identity
 from services.store.repository import Store
 from services.store.tables import events, person_addresses, person_index, persons
 
@@ -87,16 +88,7 @@ def rotate(
                 features = features_from_patient(Patient.model_validate(identity))
                 conn.execute(delete(person_index).where(person_index.c.person_id == row.id))
                 add_tokens(
-                    conn,
-                    [
-                        {
-                            "program_id": row.program_id,
-                            "kind": index_kind(kind),
-                            "token": cipher.blind(index_kind(kind), value),
-                            "person_id": row.id,
-                        }
-                        for kind, value in blocking_keys(features)
-                    ],
+                    conn, index_rows(row.program_id, row.id, blind_tokens(cipher.blind, features))
                 )
                 report.reindexed_persons += 1
         say(f"blind indexes rebuilt for {report.reindexed_persons} person(s)")

@@ -11,7 +11,7 @@ Features
     dates before 1900 or 1900-01-01 count as missing), E.164 phone, 5-digit ZIP,
     street line. `PersonFeatures` never shows its values in `repr`.
 
-Blocking
+Blocking (services/identity/blocking.py)
     `blocking_keys` gives the plaintext (kind, value) pairs a candidate must share
     at least one of (at most 6). Another module turns them into keyed HMAC blind
     indexes. `last_code_dob_swapped` is the incoming DOB with day and month
@@ -85,25 +85,27 @@ empty features -> new.
 
 from __future__ import annotations
 
+__all__ = [
+    "Decision",
+    "MatchScore",
+    "PersonFeatures",
+    "Thresholds",
+    "best_match",
+    "decide",
+    "features_from_patient",
+    "score_pair",
+]
+
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from enum import IntEnum, StrEnum
 
-from schemas.overdose_event import Patient
-from services.identity.normalize import (
-    NAME_PARTICLES,
-    _phonetic_of_normalized,
-    normalize_name,
-    normalize_phone,
-    normalize_street,
-    normalize_zip,
-)
+from services.identity.features import PersonFeatures, features_from_patient
+from services.identity.normalize import NAME_PARTICLES
 from services.identity.similarity import (
     DobAgreement,
     dob_agreement,
     jaro_winkler,
-    swap_day_month,
 )
 
 SIMILAR_JW = 0.92
@@ -132,97 +134,9 @@ STREET_POINTS = 5
 _SOFT_CAP_POINTS = 80
 _MAX_POINTS = 100
 
-_FIRST_PLAUSIBLE_DOB = date(1900, 1, 2)  # 1900-01-01 and earlier: "unknown" placeholders
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class PersonFeatures:
-    """The normalised identifying features of one person (or one report of them)."""
-
-    first: str | None = None
-    last: str | None = None
-    first_code: str | None = None
-    last_code: str | None = None
-    dob: date | None = None
-    phone: str | None = None
-    zip: str | None = None
-    street: str | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        """Nothing identifying: no names, no DOB, no phone (an address is not a person)."""
-        return not (self.first or self.last or self.dob or self.phone)
-
-    def __repr__(self) -> str:  # personal data never reaches a log through repr
-        present = [
-            name
-            for name in ("first", "last", "dob", "phone", "zip", "street")
-            if getattr(self, name) is not None
-        ]
-        return f"PersonFeatures(<redacted: {', '.join(present) or 'empty'}>)"
-
-
-def _name_or_none(raw: str | None) -> str | None:
-    return normalize_name(raw) or None
-
-
-def _code_or_none(name: str | None) -> str | None:
-    return (_phonetic_of_normalized(name) or None) if name else None
-
-
-def features_from_patient(patient: Patient | None) -> PersonFeatures:
-    """Normalised features of a report's patient; empty features for no patient."""
-    if patient is None:
-        return PersonFeatures()
-    first = _name_or_none(patient.first_name)
-    last = _name_or_none(patient.last_name)
-    dob = patient.dob if patient.dob is not None and patient.dob >= _FIRST_PLAUSIBLE_DOB else None
-    address = patient.address
-    return PersonFeatures(
-        first=first,
-        last=last,
-        first_code=_code_or_none(first),
-        last_code=_code_or_none(last),
-        dob=dob,
-        phone=normalize_phone(patient.phone),
-        zip=normalize_zip(address.zip) if address else None,
-        street=(normalize_street(address.address) or None) if address else None,
-    )
-
-
-# --- blocking ---------------------------------------------------------------------------
-
-SWAPPED_DOB_KIND = "last_code_dob_swapped"
-_INDEX_KIND = {SWAPPED_DOB_KIND: "last_code_dob"}
-
-
-def index_kind(kind: str) -> str:
-    """The blind-index kind to hash a blocking key under (the swapped DOB meets `last_code_dob`)."""
-    return _INDEX_KIND.get(kind, kind)
-
 
 def _compact(name: str) -> str:
     return name.replace(" ", "")
-
-
-def blocking_keys(f: PersonFeatures) -> list[tuple[str, str]]:
-    """Plaintext blocking keys; a key is emitted only when all its parts are present."""
-    keys: list[tuple[str, str]] = []
-    dob = f.dob.isoformat() if f.dob else None
-    if f.last and f.first and dob:
-        keys.append(("name_dob", f"{_compact(f.last)}|{_compact(f.first)}|{dob}"))
-    if f.phone:
-        keys.append(("phone", f.phone))
-    if f.last_code and f.first_code:
-        keys.append(("codes", f"{f.last_code}|{f.first_code}"))
-    if f.last_code and dob:
-        keys.append(("last_code_dob", f"{f.last_code}|{dob}"))
-    if dob and f.zip:
-        keys.append(("dob_zip", f"{dob}|{f.zip}"))
-    swapped = swap_day_month(f.dob) if f.dob else None
-    if f.last_code and swapped:
-        keys.append((SWAPPED_DOB_KIND, f"{f.last_code}|{swapped.isoformat()}"))
-    return keys
 
 
 # --- scoring ----------------------------------------------------------------------------
@@ -313,63 +227,95 @@ def score_pair(incoming: PersonFeatures, known: PersonFeatures) -> MatchScore:
     if incoming.is_empty or known.is_empty:
         return _NO_MATCH
     evidence: list[str] = []
-    conflicts: list[str] = []
-    points = 0
-
     last = _compare_names(
         incoming.last, known.last, incoming.last_code, known.last_code, first=False
     )
     first = _compare_names(
         incoming.first, known.first, incoming.first_code, known.first_code, first=True
     )
-    swapped_names = (
-        last < _Name.PHONETIC
-        and first < _Name.PHONETIC
-        and incoming.first is not None
-        and incoming.last is not None
-        and known.first is not None
-        and known.last is not None
-        and _compact(incoming.first) == _compact(known.last)
-        and _compact(incoming.last) == _compact(known.first)
-    )
+    swapped_names = _names_swapped(incoming, known, last, first)
     full_name = last is _Name.EXACT and first is _Name.EXACT
-    if full_name:
-        evidence.append("name_exact")
-        points += LAST_POINTS["exact"] + FIRST_POINTS["exact"]
-    elif swapped_names:
-        evidence.append("names_swapped")
-        points += NAMES_SWAPPED_POINTS
-    else:
-        for part, level, table in (("last", last, LAST_POINTS), ("first", first, FIRST_POINTS)):
-            code = _NAME_CODES.get(level)
-            if code is not None:
-                evidence.append(f"{part}_{code}")
-                points += table[code]
+    points = _name_points(last, first, full_name, swapped_names, evidence)
 
     dob = dob_agreement(incoming.dob, known.dob)
     points += DOB_POINTS[dob]
     if dob in DOB_EVIDENCE:
         evidence.append(DOB_EVIDENCE[dob])
-
     phone_same = incoming.phone is not None and incoming.phone == known.phone
+    points += _contact_points(incoming, known, phone_same, evidence)
+
+    names_agree = swapped_names or (last >= _Name.PHONETIC and first >= _Name.PHONETIC)
+    conflicts = _conflicts(last, first, dob, names_agree, phone_same, swapped_names)
+    dob_exact = dob is DobAgreement.EXACT
+    strong = (full_name and dob_exact) or (phone_same and (dob_exact or full_name))
+    points = max(0, min(points, _MAX_POINTS if strong else _SOFT_CAP_POINTS))
+    return MatchScore(points / _MAX_POINTS, tuple(evidence), tuple(conflicts))
+
+
+def _names_swapped(a: PersonFeatures, b: PersonFeatures, last: _Name, first: _Name) -> bool:
+    """First and last name written the other way round."""
+    return (
+        last < _Name.PHONETIC
+        and first < _Name.PHONETIC
+        and a.first is not None
+        and a.last is not None
+        and b.first is not None
+        and b.last is not None
+        and _compact(a.first) == _compact(b.last)
+        and _compact(a.last) == _compact(b.first)
+    )
+
+
+def _name_points(
+    last: _Name, first: _Name, full_name: bool, swapped: bool, evidence: list[str]
+) -> int:
+    if full_name:
+        evidence.append("name_exact")
+        return LAST_POINTS["exact"] + FIRST_POINTS["exact"]
+    if swapped:
+        evidence.append("names_swapped")
+        return NAMES_SWAPPED_POINTS
+    points = 0
+    for part, level, table in (("last", last, LAST_POINTS), ("first", first, FIRST_POINTS)):
+        code = _NAME_CODES.get(level)
+        if code is not None:
+            evidence.append(f"{part}_{code}")
+            points += table[code]
+    return points
+
+
+def _contact_points(
+    a: PersonFeatures, b: PersonFeatures, phone_same: bool, evidence: list[str]
+) -> int:
+    """Phone, ZIP and street."""
+    points = 0
     if phone_same:
         evidence.append("phone_same")
         points += PHONE_POINTS
-    elif incoming.phone is not None and known.phone is not None:
+    elif a.phone is not None and b.phone is not None:
         evidence.append("phone_different")
-
-    zips_apart = incoming.zip is not None and known.zip is not None and incoming.zip != known.zip
-    if incoming.zip is not None and incoming.zip == known.zip:
+    zips_apart = a.zip is not None and b.zip is not None and a.zip != b.zip
+    if a.zip is not None and a.zip == b.zip:
         evidence.append("zip_same")
         points += ZIP_POINTS
-    if incoming.street is not None and incoming.street == known.street and not zips_apart:
+    if a.street is not None and a.street == b.street and not zips_apart:
         evidence.append("street_same")
         points += STREET_POINTS
+    return points
 
-    names_agree = swapped_names or (last >= _Name.PHONETIC and first >= _Name.PHONETIC)
+
+def _conflicts(
+    last: _Name,
+    first: _Name,
+    dob: DobAgreement,
+    names_agree: bool,
+    phone_same: bool,
+    swapped: bool,
+) -> list[str]:
+    conflicts = []
     if dob is DobAgreement.DIFFERENT and (names_agree or phone_same):
         conflicts.append("dob_conflict")
-    if phone_same and not swapped_names and _Name.DIFFERENT in (last, first):
+    if phone_same and not swapped and _Name.DIFFERENT in (last, first):
         conflicts.append("phone_shared_other_name")
     dob_close = dob in (
         DobAgreement.EXACT,
@@ -378,11 +324,7 @@ def score_pair(incoming: PersonFeatures, known: PersonFeatures) -> MatchScore:
     )
     if first is _Name.DIFFERENT and last >= _Name.PHONETIC and dob_close:
         conflicts.append("first_name_conflict")
-
-    dob_exact = dob is DobAgreement.EXACT
-    strong = (full_name and dob_exact) or (phone_same and (dob_exact or full_name))
-    points = max(0, min(points, _MAX_POINTS if strong else _SOFT_CAP_POINTS))
-    return MatchScore(points / _MAX_POINTS, tuple(evidence), tuple(conflicts))
+    return conflicts
 
 
 # --- decision ---------------------------------------------------------------------------

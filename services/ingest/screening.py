@@ -6,7 +6,6 @@ ends here as a rejection a person can act on; nothing raises.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 
 from schemas.intake import FieldError, IntakeRecord, Origin, RejectedEvent, RejectReason
 from schemas.overdose_event import OverdoseEvent, Source
+from services.ingest.dead_letter import dead_letter
 from services.programs import Programs
 from services.triage.routing import Unroutable, route_event
 
@@ -23,25 +23,6 @@ from services.triage.routing import Unroutable, route_event
 class ScreeningRules:
     max_bytes: int = 1024 * 1024
     future_tolerance: timedelta = timedelta(hours=1)
-
-
-def _reject(
-    raw: bytes,
-    origin: Origin,
-    now: datetime,
-    reason: RejectReason,
-    detail: str,
-    errors: list[FieldError] | None = None,
-) -> RejectedEvent:
-    return RejectedEvent(
-        reason=reason,
-        detail=detail,
-        errors=errors or [],
-        origin=origin,
-        rejected_at=now,
-        original_size=len(raw),
-        original_b64=base64.b64encode(raw).decode("ascii"),
-    )
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
@@ -71,11 +52,29 @@ def screen(
     now: datetime,
     rules: ScreeningRules,
 ) -> IntakeRecord | RejectedEvent:
+    decoded = _decode(raw, rules)
+    refused = decoded if isinstance(decoded, _Refusal) else _check(decoded, origin, now, rules)
+    if refused is not None:
+        return dead_letter(raw, origin, now, refused.reason, refused.detail, refused.errors)
+    assert isinstance(decoded, OverdoseEvent)
+    event = decoded
+    routed = route_event(event, programs)
+    if isinstance(routed, Unroutable):
+        return dead_letter(raw, origin, now, routed.reason, routed.detail)
+    return IntakeRecord(program_id=routed.id, event=event, origin=origin, received_at=now)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    reason: RejectReason
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def _decode(raw: bytes, rules: ScreeningRules) -> OverdoseEvent | _Refusal:
+    """The event the message holds, or why it holds none."""
     if len(raw) > rules.max_bytes:
-        return _reject(
-            raw,
-            origin,
-            now,
+        return _Refusal(
             RejectReason.OVERSIZE,
             f"message is {len(raw)} bytes; the limit is {rules.max_bytes}. "
             "Send one event per message without attachments",
@@ -83,31 +82,27 @@ def screen(
     try:
         json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _reject(
-            raw,
-            origin,
-            now,
+        return _Refusal(
             RejectReason.MALFORMED_JSON,
             f"message is not valid UTF-8 JSON ({exc}); send one JSON object per message",
         )
     try:
-        event = OverdoseEvent.model_validate_json(raw)
+        return OverdoseEvent.model_validate_json(raw)
     except ValidationError as exc:
         errors = _field_errors(exc)
         fields = ", ".join(sorted({e.field for e in errors}))
-        return _reject(
-            raw,
-            origin,
-            now,
-            RejectReason.INVALID_EVENT,
-            f"{len(errors)} field error(s) in {fields}; see errors",
+        return _Refusal(
+            RejectReason.INVALID_EVENT, f"{len(errors)} field error(s) in {fields}; see errors",
             errors,
-        )
+        )  # fmt: skip
+
+
+def _check(
+    event: OverdoseEvent, origin: Origin, now: datetime, rules: ScreeningRules
+) -> _Refusal | None:
+    """A valid event refused for its time or its topic."""
     if event.occurred_at > now + rules.future_tolerance:
-        return _reject(
-            raw,
-            origin,
-            now,
+        return _Refusal(
             RejectReason.FUTURE_TIME,
             f"occurred_at {event.occurred_at.isoformat()} is more than "
             f"{rules.future_tolerance} after the time of receipt {now.isoformat()}; "
@@ -116,16 +111,10 @@ def screen(
         )
     expected = expected_source(origin.topic)
     if expected is not None and event.source != expected:
-        return _reject(
-            raw,
-            origin,
-            now,
+        return _Refusal(
             RejectReason.SOURCE_MISMATCH,
             f"source is {event.source.value!r} but the event came on {origin.topic}; "
             f"publish {event.source.value} events to the overdose.{event.source.value} topic",
             [FieldError(field="source", message="does not match topic", type="mismatch")],
         )
-    routed = route_event(event, programs)
-    if isinstance(routed, Unroutable):
-        return _reject(raw, origin, now, routed.reason, routed.detail)
-    return IntakeRecord(program_id=routed.id, event=event, origin=origin, received_at=now)
+    return None

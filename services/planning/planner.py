@@ -92,6 +92,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from services.core.priority import PriorityKey
+from services.core.priority import priority_key as order_key
 from services.planning.shifts import Shift
 
 
@@ -132,9 +134,10 @@ class Plan:
     at_risk: dict[str, AtRiskReason]
 
 
-def priority_key(case: PlanCase) -> tuple[int, datetime, datetime, str]:
-    """Priority order: higher tier (lower rank) first, then earliest deadline, then oldest."""
-    return (case.tier_rank, case.due_at, case.occurred_at, case.case_id)
+def priority_key(case: PlanCase) -> PriorityKey:
+    """Priority order (services/core/priority.py): higher tier first, then the earliest
+    deadline, then the oldest overdose."""
+    return order_key(case.tier_rank, case.due_at, case.occurred_at, case.case_id)
 
 
 def _check_aware(value: datetime, what: str) -> None:

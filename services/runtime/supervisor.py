@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import IO
 
 from services.accounts.first_admin import ensure_first_admin
+from services.bootstrap import engine_for
 from services.clock import shifted_clock
 from services.runtime.children import die_with_parent
 from services.runtime.embedded_broker import EmbeddedBroker, free_port
 from services.runtime.run_files import forget_run_files, ready_file, record_broker
 from services.settings import Settings
-from services.store.database import make_engine, migrate
+from services.store.database import migrate
 from services.store.repository import Store
 from services.topics import ensure_topics
 
@@ -195,7 +196,7 @@ class Stack:
         self._check_api_port()
         forget_run_files(self.settings)
         self.say(f"data directory {data.resolve()} (logs in {logs.resolve()})")
-        engine = make_engine(self.settings.sqlalchemy_url)
+        engine = engine_for(self.settings)
         migrate(engine)
         if self.settings.environment == "development":
             now = shifted_clock(self.settings.clock_offset_seconds)()

@@ -7,7 +7,6 @@ later, per recipient, when a text is queued and again when it is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Annotated, Self
@@ -102,7 +101,3 @@ def texts_for_case(
             )
         )
     return sorted(out, key=lambda t: (t.due_at, t.key))
-
-
-def still_wanted(planned: Sequence[PlannedText], key: str) -> bool:
-    return any(p.key == key for p in planned)

@@ -15,11 +15,12 @@ from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.sms import ConsentSource, SmsEvent, SmsEventKind, TextState
+from services.core.sending import STALE_AFTER
 from services.crypto.fields import FieldCipher
 from services.sms import consent
 from services.sms.delivery import apply_statuses, keep_status
 from services.sms.keywords import KeywordFamily, keyword_family
-from services.sms.texts import STALE_AFTER, announce_text, revoke
+from services.sms.texts import announce_text, revoke
 from services.store.repository import Store
 from services.store.tables import cases, sms_outbox, sms_replies, sms_texts
 from services.topics import SMS_EVENTS
@@ -101,34 +102,42 @@ def handle_reply(
         ).first()
         if inserted is None:
             return False
-        programs = consent.programs_of(conn, token)
-        kind = SmsEventKind.REPLY
-        if family is KeywordFamily.OPT_OUT:
-            kind = SmsEventKind.OPTED_OUT
-            revoke(conn, programs, token, ConsentSource.INBOUND_STOP, now)
-        elif family is KeywordFamily.OPT_IN:
-            kind = SmsEventKind.OPTED_IN
-            consent.record(
-                conn,
-                [
-                    consent.consent_row(p, token, True, ConsentSource.INBOUND_START, now)
-                    for p in programs
-                ],
-            )
-            _requeue_after_opt_in(conn, token, now)
-        elif family is KeywordFamily.HELP:
-            kind = SmsEventKind.HELP
-        elif case_id is not None:
-            conn.execute(
-                update(cases)
-                .where(cases.c.id == case_id)
-                .values(callback_requested_at=now, updated_at=now, version=cases.c.version + 1)
-            )
+        kind = _act_on(conn, family, token, case_id, now)
         _event(
             conn,
             SmsEvent(kind=kind, at=now, message_sid=sid, program_id=program_id, case_id=case_id),
         )
     return family
+
+
+def _act_on(
+    conn: Connection, family: KeywordFamily | None, token: str, case_id: str | None, now: datetime
+) -> SmsEventKind:
+    """STOP revokes, START consents again and requeues, HELP is only recorded (Twilio
+    answers it), a plain reply asks the team to call back."""
+    programs = consent.programs_of(conn, token)
+    if family is KeywordFamily.OPT_OUT:
+        revoke(conn, programs, token, ConsentSource.INBOUND_STOP, now)
+        return SmsEventKind.OPTED_OUT
+    if family is KeywordFamily.OPT_IN:
+        consent.record(
+            conn,
+            [
+                consent.consent_row(p, token, True, ConsentSource.INBOUND_START, now)
+                for p in programs
+            ],
+        )
+        _requeue_after_opt_in(conn, token, now)
+        return SmsEventKind.OPTED_IN
+    if family is KeywordFamily.HELP:
+        return SmsEventKind.HELP
+    if case_id is not None:
+        conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id)
+            .values(callback_requested_at=now, updated_at=now, version=cases.c.version + 1)
+        )
+    return SmsEventKind.REPLY
 
 
 def _requeue_after_opt_in(conn: Connection, token: str, now: datetime) -> None:

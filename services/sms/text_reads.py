@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, and_, select
 
 from schemas.sms import ConsentSource, TextState
+from services.store.repository import Store
 from services.store.tables import cases, events, sms_consents, sms_texts
 
 T = TypeVar("T")
@@ -167,3 +168,14 @@ def _read_consents(
             if source == ConsentSource.DECEASED.value and person_id is not None:
                 found.deceased.add((program_id, token, person_id))
     found.consents = {pair: granted for pair, (_, granted) in latest.items()}
+
+
+def latest_texts(store: Store, program_id: str | None, state: str | None, limit: int) -> list[Any]:
+    """The texts last due first (of one program, in one state), for `qrt sms outbox`."""
+    query = select(sms_texts).order_by(sms_texts.c.send_after.desc(), sms_texts.c.id.desc())
+    if program_id:
+        query = query.where(sms_texts.c.program_id == program_id)
+    if state:
+        query = query.where(sms_texts.c.state == state)
+    with store.engine.connect() as conn:
+        return list(conn.execute(query.limit(limit)).all())

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.cases import MERGED_INTO, CaseEventKind, CaseStatus, VisitResult, visit_outcome
+from schemas.cases import CaseEventKind, CaseStatus
 from schemas.sms import ConsentSource, OutboundText, TextState
+from services.core import texts as core
 from services.crypto.fields import FieldCipher
 from services.programs import Program, Programs
 from services.runtime.retry import describe, isolate
@@ -33,7 +34,6 @@ from services.store.repository import Store
 from services.store.tables import sms_outbox, sms_texts
 from services.topics import SMS_OUTBOUND
 
-STALE_AFTER = timedelta(hours=24)  # a text this late is not sent at all
 # The case events that can change which texts a case gets (who, when, whether at all).
 TEXT_RELEVANT = frozenset(
     {
@@ -191,31 +191,21 @@ class TextChanges:
         self._recipients: dict[str, Recipient | None] = {}  # event key -> recipient it gives
 
     def schedule(self, program: Program, case: Any) -> None:
-        """Decide the case's texts as `schedule_case_texts` would, given what is known."""
+        """Decide the case's texts (services/core/texts.py), given what is known."""
         settings = program.sms
-        if case.outcome == MERGED_INTO:
-            self._cancel(case.id, lambda _: True, "case merged into another")
-            return
-        outcome = visit_outcome(case.outcome)
-        if settings.stops_texts(outcome):
-            if outcome is VisitResult.OPTED_OUT:
-                phones = self._consenting_phones(case)
-                if phones:
-                    self._revoke(program.id, phones[0].phone_token, case.id)
-            self._cancel(case.id, lambda _: True, f"case closed: {outcome}")
-            return
         phones = self._consenting_phones(case)
-        if not phones:
-            self._cancel(case.id, lambda _: True, "no phone with consent")
+        stopped = core.stop(settings, case.outcome, bool(phones))
+        if stopped is not None:
+            if stopped.revoke_consent and phones:
+                self._revoke(program.id, phones[0].phone_token, case.id)
+            self._cancel(case.id, lambda _: True, stopped.reason)
             return
         closed = case.status == CaseStatus.CLOSED.value
         texts = self.known.texts.setdefault(case.id, {})
         planned = planned_texts(settings, case, closed, program.zone)
-        missing = any(
-            f"{case.id}:{p.key}" not in texts for p in planned if self.now - p.due_at <= STALE_AFTER
-        )
         # The sealed patient record is opened only when a text is to be written from it
         # or the recipient's zone changes which texts the case has.
+        missing = core.to_queue(case.id, planned, texts, self.now)
         if not (missing or zone_decides_keys(settings, case, closed)):
             self._cancel_unplanned(case.id, planned)
             return
@@ -226,10 +216,8 @@ class TextChanges:
         zone = recipient_zone(recipient.zip_code, recipient.phone, program.zone)
         planned = planned_texts(settings, case, closed, zone.zone)
         self._cancel_unplanned(case.id, planned)
-        for p in planned:
-            key = f"{case.id}:{p.key}"
-            if self.now - p.due_at > STALE_AFTER or key in texts:
-                continue
+        for p in core.to_queue(case.id, planned, texts, self.now):
+            key = core.text_key(case.id, p)
             to_sealed = self.cipher.seal(recipient.phone, to_aad(key))
             row = text_row(
                 program, case, recipient, zone, p, key=key, to_sealed=to_sealed, now=self.now
@@ -332,12 +320,13 @@ class TextChanges:
                     text.update(state=TextState.CANCELLED.value, reason=reason)
 
     def _cancel_unplanned(self, case_id: str, planned: list[PlannedText]) -> None:
-        wanted = {f"{case_id}:{p.key}" for p in planned}
-        self._cancel(
-            case_id,
-            lambda text: text.get("slot", text["idempotency_key"]) not in wanted,
-            "no longer planned",
-        )
+        queued = {
+            text["idempotency_key"]: text.get("slot", text["idempotency_key"])
+            for text in self.known.texts.get(case_id, {}).values()
+            if text["state"] == TextState.QUEUED.value
+        }
+        gone = set(core.no_longer_planned(case_id, planned, queued))
+        self._cancel(case_id, lambda text: text["idempotency_key"] in gone, "no longer planned")
 
     def _cancel(self, case_id: str, matches: Callable[[dict[str, Any]], bool], reason: str) -> None:
         """Every queued text of the case that `matches` is cancelled, in id order."""

@@ -9,14 +9,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from services.accounts.redaction import tier_shown
+from services.accounts.redaction import ExportRow, redact
 from services.accounts.roles import Capability, Principal
-from services.accounts.users import usernames
 from services.crypto.fields import FieldCipher
 from services.store import person_records
 from services.store.case_records import audit
-from services.store.queue_reads import person_view
+from services.store.queue_reads import in_priority_order, person_view
 from services.store.tables import cases, events
+from services.store.user_reads import usernames
 
 # 42 CFR § 2.32(a)(1): the notice that must accompany a disclosure of Part 2 records.
 REDISCLOSURE_NOTICE = (
@@ -69,7 +69,7 @@ def export_csv(
     query = select(cases).where(cases.c.program_id == program_id)
     if status != "all":
         query = query.where(cases.c.status == status)
-    rows = conn.execute(query.order_by(cases.c.tier_rank, cases.c.window_due_at, cases.c.id)).all()
+    rows = conn.execute(query.order_by(*in_priority_order(cases))).all()
     audit(
         conn, now, who.actor, "export", "program", program_id,
         {"cases": [r.id for r in rows], "person": person, "clinical": clinical},
@@ -78,27 +78,31 @@ def export_csv(
     yield _csv_line(["# " + REDISCLOSURE_NOTICE])
     yield _csv_line(BASE + (PERSON if person else []) + (CLINICAL if clinical else []))
     for r in rows:
-        line: list[object] = [
-            r.id, r.status, tier_shown(who, program_id, r.tier), r.occurred_at.isoformat(),
-            r.window_due_at.isoformat(),
-            owners.get(r.owner_user_id, ""), r.assigned_team_id or r.planned_team_id,
-        ]  # fmt: skip
-        if person:
-            view = person_view(conn, cipher, r.person_id) if r.person_id else None
-            first = view.addresses[0] if view and view.addresses else None
-            line += [
-                view.first_name if view else None,
-                view.last_name if view else None,
-                view.dob.isoformat() if view and view.dob else None,
-                view.phone if view else None,
-                first.address if first else None,
-                first.city if first else None,
-                first.zip if first else None,
-            ]
-        if clinical:
-            substances, naloxone = _clinical(conn, cipher, r.id)
-            line += [substances, naloxone, r.outcome, r.referral]
+        row = ExportRow(
+            base=(
+                r.id, r.status, r.tier, r.occurred_at.isoformat(), r.window_due_at.isoformat(),
+                owners.get(r.owner_user_id, ""), r.assigned_team_id or r.planned_team_id,
+            ),
+            person=_person(conn, cipher, r.person_id) if person else None,
+            clinical=(*_clinical(conn, cipher, r.id), r.outcome, r.referral) if clinical else None,
+        )  # fmt: skip
+        shown = redact(row, who, program_id)
+        line = [*shown.base, *(shown.person or ()), *(shown.clinical or ())]
         yield _csv_line([_safe(v) for v in line])
+
+
+def _person(conn: Connection, cipher: FieldCipher, person_id: str | None) -> tuple[object, ...]:
+    view = person_view(conn, cipher, person_id) if person_id else None
+    first = view.addresses[0] if view and view.addresses else None
+    return (
+        view.first_name if view else None,
+        view.last_name if view else None,
+        view.dob.isoformat() if view and view.dob else None,
+        view.phone if view else None,
+        first.address if first else None,
+        first.city if first else None,
+        first.zip if first else None,
+    )
 
 
 def _clinical(conn: Connection, cipher: FieldCipher, case_id: str) -> tuple[str, str]:

@@ -101,6 +101,16 @@ def load_identities(
     return found
 
 
+def index_rows(
+    program_id: str, person_id: str, tokens: Sequence[tuple[str, str]]
+) -> list[dict[str, object]]:
+    """`person_index` rows of a person's blind tokens (kind, token)."""
+    return [
+        {"program_id": program_id, "kind": kind, "token": token, "person_id": person_id}
+        for kind, token in tokens
+    ]
+
+
 def insert_persons(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     if rows:
         conn.execute(persons.insert(), list(rows))

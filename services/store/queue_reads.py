@@ -30,13 +30,14 @@ from schemas.cases import (
     ShiftPlan,
     Tier,
 )
-from services.accounts.redaction import redact
+from services.accounts.redaction import redact, redacted_result
 from services.accounts.roles import Capability, Principal
-from services.accounts.users import usernames
+from services.core.priority import PRIORITY_COLUMNS
 from services.crypto.fields import FieldCipher
 from services.store import person_records
 from services.store.case_records import audit, event_refs, planned_of
 from services.store.tables import UTCDateTime, attempts, cases, events, persons
+from services.store.user_reads import usernames
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ def _filtered(query: Select[Any], program_id: str, f: QueueFilters) -> Select[An
     return query.where(and_(*conds))
 
 
+def in_priority_order(table: Any) -> list[Any]:
+    """The ORDER BY of the QRT priority order (services/core/priority.py)."""
+    return [table.c[name] for name in PRIORITY_COLUMNS]
+
+
 def queue_page(
     conn: Connection,
     program_id: str,
@@ -91,7 +97,7 @@ def queue_page(
     ).scalar_one()
     page = (
         _filtered(select(cases), program_id, filters)
-        .order_by(cases.c.tier_rank, cases.c.window_due_at, cases.c.occurred_at, cases.c.id)
+        .order_by(*in_priority_order(cases))
         .limit(limit)
         .offset(offset)
         .subquery()
@@ -102,11 +108,7 @@ def queue_page(
         .where(attempts.c.case_id == page.c.id)
         .scalar_subquery()
     )
-    rows = conn.execute(
-        select(page, tried.label("n")).order_by(
-            page.c.tier_rank, page.c.window_due_at, page.c.occurred_at, page.c.id
-        )
-    ).all()
+    rows = conn.execute(select(page, tried.label("n")).order_by(*in_priority_order(page))).all()
     ids = [r.id for r in rows]
     refs = event_refs(conn, ids)
     owners = usernames(conn, [r.owner_user_id for r in rows])
@@ -254,13 +256,6 @@ def _attempts(conn: Connection, case_id: str, clinical: bool) -> list[AttemptVie
         )
         for r in rows
     ]
-
-
-def redacted_result(result: str | None) -> str | None:
-    """What a role without clinical sight sees of a result: whether contact was made."""
-    if result is None:
-        return None
-    return "contacted" if result.startswith("contacted_") else result
 
 
 def case_detail(

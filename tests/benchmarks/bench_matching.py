@@ -42,6 +42,7 @@ from services.cases.person_resolution import PersonResolver
 from services.crypto.fields import FieldCipher
 from services.crypto.keys import keyring_from_text, new_key_text
 from services.identity import matching as m
+from services.identity.blocking import blind_tokens
 from services.identity.similarity import swap_day_month
 from services.store import person_records as pr
 from services.store.database import make_engine, migrate
@@ -153,10 +154,7 @@ def load(store: Store, cipher: FieldCipher, pop: Population, n: int) -> dict[str
                 pid = str(uuid.UUID(int=pop.rng.getrandbits(128), version=4))
                 sealed = pr.seal_identity(cipher, pid, pr.identity_of(patient))
                 person_rows.append({"id": pid, "identity_sealed": sealed, **stamps})
-                tokens = {
-                    (m.index_kind(k), cipher.blind(m.index_kind(k), v))
-                    for k, v in m.blocking_keys(m.features_from_patient(patient))
-                }
+                tokens = set(blind_tokens(cipher.blind, m.features_from_patient(patient)))
                 token_rows += [
                     {"program_id": PROGRAM, "kind": k, "token": t, "person_id": pid}
                     for k, t in sorted(tokens)
@@ -203,7 +201,7 @@ def breakdown(store: Store, cipher: FieldCipher, patients: list[Patient]) -> dic
     for patient in patients:
         marks = [time.perf_counter()]
         feats = m.features_from_patient(patient)
-        tokens = [cipher.blind(m.index_kind(k), v) for k, v in m.blocking_keys(feats)]
+        tokens = [t for _, t in blind_tokens(cipher.blind, feats)]
         marks.append(time.perf_counter())
         with store.transaction() as conn:
             found = pr.persons_by_tokens(conn, PROGRAM, tokens)

@@ -39,6 +39,7 @@ from services.store.tables import events as events_table
 from services.topics import SOURCE_TOPICS
 from tests.benchmarks.common import machine_info, percentile
 from tests.support import cli_bearer
+from tests.support_store import count_cases, count_events
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -164,7 +165,7 @@ def phase_throughput(stack: Stack, evs: list[dict[str, Any]]) -> dict[str, Any]:
         count, last_change, next_report, timeline = 0, time.monotonic(), t0 + 1.0, []
         while count < n:
             time.sleep(0.05)
-            now, seen = time.monotonic(), store.count_events()
+            now, seen = time.monotonic(), count_events(store)
             if seen != count:
                 count, last_change = seen, now
             if now >= next_report:
@@ -175,7 +176,7 @@ def phase_throughput(stack: Stack, evs: list[dict[str, Any]]) -> dict[str, Any]:
                 raise BenchFailure(f"stalled at {count}/{n} events for {STALL_S:.0f} s (lost?)")
         elapsed = time.monotonic() - t0
         time.sleep(1.0)  # anything arriving late would be a duplicate
-        stored, cases = store.count_events(), store.count_cases()
+        stored, cases = count_events(store), count_cases(store)
         with store.engine.connect() as conn:
             c = events_table.c
             rows = conn.execute(select(c.event_id, c.fatal, c.case_id)).all()
@@ -306,7 +307,7 @@ def phase_latency(
     poller.join(35)
     visible, strangers = ours & seen.keys(), seen.keys() - ours
     store = Store(make_engine(stack.db_url))
-    stored, cases = store.count_events(), store.count_cases()
+    stored, cases = count_events(store), count_cases(store)
     with store.engine.connect() as conn:
         c = events_table.c
         rows = conn.execute(select(c.event_id, c.received_at, c.recorded_at))

@@ -54,7 +54,6 @@ from schemas.accounts import Role
 from schemas.cases import CaseStatus, Tier, VisitResult
 from schemas.intake import IntakeRecord, Origin
 from schemas.overdose_event import OverdoseEvent
-from services.accounts.users import user_id_of
 from services.cases.opening import open_cases
 from services.cases.ownership import change_owner
 from services.cases.replanning import plan_program
@@ -67,6 +66,7 @@ from services.store.database import make_engine, migrate
 from services.store.queue_reads import QueueFilters, queue_page
 from services.store.repository import Store
 from services.store.tables import attempts, cases
+from services.store.user_reads import user_id_of
 from tests.benchmarks.common import fresh_database, machine_info, percentile
 from tests.support_accounts import bearer, make_user
 

@@ -32,7 +32,7 @@ from services.store.database import make_engine
 from services.store.repository import Store
 from services.store.tables import cases, program_state, sms_texts
 from tests import wall_clock
-from tests.conftest import _fresh_pg_schema
+from tests.stack_fixtures import fresh_pg_schema
 from tests.support import ROOT, wait_for
 
 pytestmark = pytest.mark.time_of_day
@@ -129,7 +129,7 @@ def stack(
         url = f"sqlite:///{tmp_path / 'qrt.sqlite3'}"
     else:
         url = request.getfixturevalue("postgres_url")
-        _fresh_pg_schema(url)
+        fresh_pg_schema(url)
     start = (wall_clock.now().astimezone(wall_clock.ZONE) - timedelta(hours=6)).strftime("%H:00")
     (tmp_path / "p.toml").write_text(PROGRAM.format(start=start))
     proc = subprocess.Popen(

@@ -21,6 +21,7 @@ from services.store.repository import Store
 from tests import wall_clock
 from tests.benchmarks.process_cpu import tree
 from tests.support import ROOT, wait_for
+from tests.support_store import count_cases
 
 EVENTS = 40
 
@@ -96,10 +97,10 @@ def test_every_accepted_event_becomes_a_case_after_the_stack_is_killed(tmp_path:
     proc.wait(10)
     store = Store(make_engine(f"sqlite:///{tmp_path / 'qrt.sqlite3'}"))
     try:
-        assert store.count_cases("example") == 0, "nothing was stored before the crash"
+        assert count_cases(store, "example") == 0, "nothing was stored before the crash"
         again, _ = up(tmp_path, log)
         try:
-            wait_for(lambda: store.count_cases("example") == EVENTS, 60, "every accepted event")
+            wait_for(lambda: count_cases(store, "example") == EVENTS, 60, "every accepted event")
         finally:
             again.send_signal(signal.SIGINT)
             again.wait(30)

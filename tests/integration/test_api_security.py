@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from schemas.accounts import Role
 from services.accounts.credentials import digest, issue_token, revoke_token
 from services.accounts.users import disable_user, principal_of
-from services.api.case_routes import parse_if_match
+from services.api.case_actions import parse_if_match
 from services.cases.opening import open_cases
 from services.cases.replanning import plan_program
 from services.programs import load_programs

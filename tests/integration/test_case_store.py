@@ -28,6 +28,7 @@ from services.store.database import (
 )
 from services.store.repository import Store
 from services.store.tables import cases, metadata
+from tests.support_store import count_cases, count_events, mark_published, unpublished_case_events
 
 PROGRAMS = load_programs(None)
 CIPHER = FieldCipher(keyring_from_text(new_key_text("t"), base64.b64encode(b"x" * 32).decode()))
@@ -58,13 +59,13 @@ def test_one_case_per_event_and_nothing_twice(store: Store) -> None:
     assert (first.opened, first.duplicates) == (2, 0)
     again = open_cases(store, batch, PROGRAMS, NOW + timedelta(seconds=5), CIPHER)
     assert (again.opened, again.duplicates) == (0, 2)
-    assert store.count_cases("example") == 2 and store.count_events() == 2
+    assert count_cases(store, "example") == 2 and count_events(store) == 2
 
 
 def test_same_incident_from_the_same_source_is_a_duplicate(store: Store) -> None:
     open_cases(store, [record("a", incident_number="INC-9")], PROGRAMS, NOW, CIPHER)
     result = open_cases(store, [record("a-resent", incident_number="INC-9")], PROGRAMS, NOW, CIPHER)
-    assert result.duplicates == 1 and store.count_cases() == 1
+    assert result.duplicates == 1 and count_cases(store) == 1
 
 
 def test_duplicates_inside_one_batch(store: Store) -> None:
@@ -83,7 +84,7 @@ def test_police_report_of_another_agency_is_not_a_duplicate(store: Store) -> Non
 def test_fatal_overdose_is_recorded_but_opens_no_case(store: Store) -> None:
     result = open_cases(store, [record("f", fatal=True)], PROGRAMS, NOW, CIPHER)
     assert (result.opened, result.skipped) == (0, 1)
-    assert store.count_cases() == 0 and store.count_events() == 1
+    assert count_cases(store) == 0 and count_events(store) == 1
     assert open_cases(store, [record("f", fatal=True)], PROGRAMS, NOW, CIPHER).duplicates == 1
 
 
@@ -122,17 +123,17 @@ def test_queue_order_is_tier_then_due_then_occurrence(store: Store) -> None:
 
 def test_case_events_wait_in_the_outbox_until_published(store: Store) -> None:
     open_cases(store, [record("a"), record("b")], PROGRAMS, NOW, CIPHER)
-    pending = store.unpublished_case_events()
+    pending = unpublished_case_events(store)
     assert [p.event.kind for p in pending] == [CaseEventKind.OPENED] * 2
     assert pending[0].seq < pending[1].seq and pending[0].event.seq == pending[0].seq
     assert {p.event.case_id for p in pending} == {
         case_id_for(record("a").event),
         case_id_for(record("b").event),
     }
-    store.mark_published([pending[0].seq], NOW)
-    assert [p.seq for p in store.unpublished_case_events()] == [pending[1].seq]
-    store.mark_published([p.seq for p in pending], NOW)
-    assert store.unpublished_case_events() == []
+    mark_published(store, [pending[0].seq], NOW)
+    assert [p.seq for p in unpublished_case_events(store)] == [pending[1].seq]
+    mark_published(store, [p.seq for p in pending], NOW)
+    assert unpublished_case_events(store) == []
 
 
 def test_store_refuses_naive_datetimes(store: Store) -> None:

@@ -15,6 +15,13 @@ from services.store.repository import Store
 from services.topics import ensure_topics
 from tests import wall_clock
 from tests.support import Worker, producer, read_topic, stack_env, wait_for
+from tests.support_store import (
+    cases_per_event,
+    count_cases,
+    count_events,
+    count_events_handled,
+    unpublished_case_events,
+)
 
 EVENTS = 2000  # a backlog of many batches: the kill lands mid-stream
 
@@ -42,23 +49,23 @@ def test_case_worker_killed_mid_stream_loses_and_duplicates_nothing(
         read_topic(broker, settings.topic("followup.intake.v1"), EVENTS, timeout_s=60)
 
         cases.start()
-        wait_for(lambda: store.count_events() > 0, 60, "the first stored batch", every_s=0.005)
+        wait_for(lambda: count_events(store) > 0, 60, "the first stored batch", every_s=0.005)
         cases.kill()
-        at_kill = store.count_events()
+        at_kill = count_events(store)
         assert 0 < at_kill < EVENTS, f"the kill must land mid-stream (stored {at_kill})"
 
         cases.start()
-        wait_for(lambda: store.count_events() >= EVENTS, 120, f"{EVENTS} stored events")
-        wait_for(lambda: not store.unpublished_case_events(), 30, "the outbox to drain")
+        wait_for(lambda: count_events(store) >= EVENTS, 120, f"{EVENTS} stored events")
+        wait_for(lambda: not unpublished_case_events(store), 30, "the outbox to drain")
 
         non_fatal = sum(1 for e in events if not e["fatal"])
-        assert store.count_events() == EVENTS, "every event stored exactly once"
-        per_event = store.cases_per_event()
+        assert count_events(store) == EVENTS, "every event stored exactly once"
+        per_event = cases_per_event(store)
         assert len(per_event) == non_fatal, "every non-fatal event belongs to a case"
         assert all(len(ids) == 1 for ids in per_event.values()), "...to exactly one"
         stored_ids = {ids[0] for ids in per_event.values()}
-        assert store.count_cases("example") == len(stored_ids), "no case without its events"
-        opened = store.count_events_handled("case_opened")
+        assert count_cases(store, "example") == len(stored_ids), "no case without its events"
+        opened = count_events_handled(store, "case_opened")
         assert opened == len(stored_ids), "one opening event per case: none opened twice"
 
         published = read_topic(broker, settings.topic("followup.cases.v1"), len(stored_ids))

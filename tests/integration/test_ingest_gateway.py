@@ -47,7 +47,7 @@ def gateway(store: Store, broker: str, topic_prefix: str, tmp_path: Path) -> Any
     ensure_topics(settings, broker)
     with agency_client(store, settings) as client:
         yield client, settings
-        publisher = getattr(client.app.state, "gateway", None)
+        publisher = client.app.state.gateway._publisher  # made at the first publish
         producer = publisher._producer if publisher is not None else None
     assert producer is None or producer._closed  # stopped on the app's shutdown
 

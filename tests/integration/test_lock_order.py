@@ -23,8 +23,8 @@ from services.crypto.fields import FieldCipher
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import cases
-from tests.conftest import _fresh_pg_schema
 from tests.integration.engine_support import T0, Scenario, overdose
+from tests.stack_fixtures import fresh_pg_schema
 
 SECONDS = 8.0
 
@@ -45,7 +45,7 @@ def _deadlocks(store: Store) -> int:
 def test_writers_and_the_planner_at_once_never_deadlock(
     postgres_url: str, cipher: FieldCipher
 ) -> None:
-    _fresh_pg_schema(postgres_url)
+    fresh_pg_schema(postgres_url)
     engine = make_engine(postgres_url)
     migrate(engine)
     store = Store(engine)

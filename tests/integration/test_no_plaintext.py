@@ -19,6 +19,7 @@ from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import metadata, sms_texts
 from tests.integration.engine_support import T0, Scenario, overdose
+from tests.support_store import count_events
 
 PEOPLE = [
     {"first_name": "Quentavious", "last_name": "Zyndrell", "dob": "1987-06-14",
@@ -64,7 +65,7 @@ def test_sqlite_file_holds_no_plaintext(tmp_path: Path, cipher: FieldCipher) -> 
     migrate(engine)
     store = Store(engine)
     _exercise(store, cipher)
-    assert store.count_events() == 4
+    assert count_events(store) == 4
     with store.engine.connect() as conn:
         assert conn.execute(select(sms_texts.c.id)).first() is not None, "texts were queued"
     store.dispose()  # checkpoints the WAL into the file
@@ -75,9 +76,9 @@ def test_sqlite_file_holds_no_plaintext(tmp_path: Path, cipher: FieldCipher) -> 
 
 
 def test_postgres_rows_hold_no_plaintext(postgres_url: str, cipher: FieldCipher) -> None:
-    from tests.conftest import _fresh_pg_schema
+    from tests.stack_fixtures import fresh_pg_schema
 
-    _fresh_pg_schema(postgres_url)
+    fresh_pg_schema(postgres_url)
     engine = make_engine(postgres_url)
     migrate(engine)
     store = Store(engine)

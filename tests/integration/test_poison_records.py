@@ -28,11 +28,12 @@ from services.store.repository import Store
 from services.store.tables import events
 from services.topics import ensure_topics
 from tests import wall_clock
-from tests.conftest import _fresh_pg_schema
 from tests.integration.engine_support import overdose as intake_record
 from tests.integration.engine_support import programs
 from tests.integration.test_intake_worker import good
+from tests.stack_fixtures import fresh_pg_schema
 from tests.support import Worker, producer, read_topic, stack_env, wait_for
+from tests.support_store import count_cases
 
 
 @pytest.mark.broker
@@ -40,7 +41,7 @@ def test_nul_events_are_dead_lettered_and_the_valid_ones_behind_them_become_case
     broker: str, topic_prefix: str, tmp_path: Path, postgres_url: str
 ) -> None:
     """Also: a numeric `occurred_at` is refused, a 60-day-old report kept without a case."""
-    _fresh_pg_schema(postgres_url)
+    fresh_pg_schema(postgres_url)
     engine = make_engine(postgres_url)
     migrate(engine)
     store = Store(engine)
@@ -63,7 +64,7 @@ def test_nul_events_are_dead_lettered_and_the_valid_ones_behind_them_become_case
             send.send(ems, key=b"example", value=json.dumps(fine).encode())
         send.flush()
         send.close()
-        wait_for(lambda: store.count_cases("example") >= 50, 30, "the 50 valid events as cases")
+        wait_for(lambda: count_cases(store, "example") >= 50, 30, "the 50 valid events as cases")
         rejected = [
             decode(RejectedEvent, m.value)
             for m in read_topic(broker, settings.topic("overdose.rejected.v1"), 21)
@@ -80,7 +81,7 @@ def test_nul_events_are_dead_lettered_and_the_valid_ones_behind_them_become_case
                 select(events.c.handling, events.c.case_id).where(events.c.event_id == "old")
             ).one()
         assert tuple(kept) == ("too_old", None), "kept for history, no case"
-        assert store.count_cases("example") == 50
+        assert count_cases(store, "example") == 50
     finally:
         for worker in workers:
             worker.stop()
@@ -90,7 +91,7 @@ def test_nul_events_are_dead_lettered_and_the_valid_ones_behind_them_become_case
 def test_a_record_the_store_refuses_is_left_out_and_the_rest_stored(
     postgres_url: str, cipher: FieldCipher
 ) -> None:
-    _fresh_pg_schema(postgres_url)
+    fresh_pg_schema(postgres_url)
     engine = make_engine(postgres_url)
     migrate(engine)
     store = Store(engine)
@@ -104,9 +105,9 @@ def test_a_record_the_store_refuses_is_left_out_and_the_rest_stored(
         assert done.opened + done.linked == 7
         assert [index for index, _ in refused] == [2, 7]
         assert all(reason.startswith("DataError:") or "NUL" in reason for _, reason in refused)
-        assert store.count_cases("example") == 7, "everything else stored"
+        assert count_cases(store, "example") == 7, "everything else stored"
         _, again = open_cases_or_refuse(store, batch, programs(), now, cipher)
-        assert [index for index, _ in again] == [2, 7] and store.count_cases("example") == 7
+        assert [index for index, _ in again] == [2, 7] and count_cases(store, "example") == 7
     finally:
         store.dispose()
 

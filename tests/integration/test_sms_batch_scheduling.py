@@ -38,6 +38,7 @@ from services.topics import FOLLOWUP_CASES, SMS_OUTBOUND, ensure_topics
 from tests import wall_clock
 from tests.integration.engine_support import T0, overdose, programs
 from tests.support import Worker, producer, read_topic, stack_env, wait_for
+from tests.support_store import unpublished_case_events
 
 HOME = {"zip": "25701", "city": "Huntington", "state": "WV"}
 YES = {"sms": True, "visit": True}
@@ -296,7 +297,7 @@ def test_the_sms_worker_queues_the_texts_of_the_cases_a_batch_of_case_events_nam
     records.append(overdose(at=now, patient=person(4), consent={"sms": False}))
     open_cases(store, records, programs(), now, cipher)
     texted = {case_id_for(r.event) for r in records[:3]}
-    pending = store.unpublished_case_events()
+    pending = unpublished_case_events(store)
     assert {case_id_for(r.event) for r in records} <= {p.event.case_id for p in pending}
     cases_topic = settings.topic(FOLLOWUP_CASES)
     out = producer(broker)

@@ -22,9 +22,9 @@ from services.sms.dispatch import Dispatcher
 from services.store.database import make_engine, migrate
 from services.store.repository import Store
 from services.store.tables import sms_texts
-from tests.conftest import _fresh_pg_schema
 from tests.integration.test_sms_checkins import texting
 from tests.integration.test_sms_twilio import ACCOUNT, MORNING, TOKEN, sender
+from tests.stack_fixtures import fresh_pg_schema
 from tests.support import wait_for
 from tests.support_proxy import TcpProxy
 from tests.support_twilio import FakeTwilio
@@ -48,7 +48,7 @@ def states(store: Store) -> Counter[str]:
 def test_a_database_outage_under_a_running_sender_ends_with_every_text_sent_once(
     postgres_url: str, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
 ) -> None:
-    _fresh_pg_schema(postgres_url)
+    fresh_pg_schema(postgres_url)
     engine = make_engine(postgres_url)
     migrate(engine)
     store = Store(engine)

@@ -208,7 +208,7 @@ def test_a_crash_between_send_and_record_is_reconciled_not_resent(
 ) -> None:
     t = queued_case(store, cipher, tmp_path, fake)
     first = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
-    (claimed,) = first._claim(t.s.now)  # state `sending`, committed: then the send...
+    (claimed,) = first.claim(t.s.now)  # state `sending`, committed: then the send...
 
     async def send_then_crash() -> None:
         s = sender(fake)
@@ -238,7 +238,7 @@ def test_a_claim_that_never_reached_twilio_is_sent_after_the_restart(
     store: Store, cipher: FieldCipher, tmp_path: Path, fake: FakeTwilio
 ) -> None:
     t = queued_case(store, cipher, tmp_path)
-    Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)._claim(t.s.now)
+    Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock).claim(t.s.now)
     d = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
 
     async def restart() -> None:
@@ -294,7 +294,7 @@ def test_two_senders_claiming_at_once_never_claim_the_same_text(
         d = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
         barrier.wait()
         try:
-            claimed.extend(c.text_id for c in d._claim(t.s.now))
+            claimed.extend(c.text_id for c in d.claim(t.s.now))
         except OperationalError:  # SQLite: the loser may be told "locked" and retries later
             refused.append(True)
 
@@ -391,7 +391,7 @@ def test_the_running_check_never_touches_a_text_being_sent(
     reconcile (no sends in flight) may settle it, never the running check."""
     t = queued_case(store, cipher, tmp_path, fake)
     other = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
-    assert len(other._claim(t.s.now)) == 1  # `sending`, in the other's queue
+    assert len(other.claim(t.s.now)) == 1  # `sending`, in the other's queue
     t.s.now += timedelta(hours=1)
     d = Dispatcher(store, cipher, t.s.programs, sender(fake), t.clock)
     reconcile_with(d, checking_only=True)
@@ -433,7 +433,7 @@ def test_a_check_settles_nothing_another_dispatcher_settled_meanwhile(
     (seen,) = d._unsettled_rows(checking_only=True)
     fake.messages.clear()  # as if Twilio had not taken it: the first checker requeues
     d._settle(seen, None)
-    assert len(d._claim(t.s.now)) == 1  # and it is claimed again, `sending`
+    assert len(d.claim(t.s.now)) == 1  # and it is claimed again, `sending`
     d._settle(seen, None)  # the second checker, late, with what it saw before
     check_in = state_of(t, "check_in")
     assert check_in.state == TextState.SENDING and d.stats.reconciled_requeued == 1

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.overdose_event import Address, Patient
+from services.identity.blocking import blocking_keys, index_kind
 from services.identity.matching import (
     SOFT_CAP,
     Decision,
@@ -18,10 +19,8 @@ from services.identity.matching import (
     PersonFeatures,
     Thresholds,
     best_match,
-    blocking_keys,
     decide,
     features_from_patient,
-    index_kind,
     score_pair,
 )
 from services.identity.normalize import (

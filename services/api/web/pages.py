@@ -21,7 +21,7 @@ from services.accounts.redaction import redact, sees_tier
 from services.accounts.roles import Capability
 from services.accounts.users import authenticate
 from services.api.auth import SESSION_COOKIE, Caller, PageCaller, context_of, require
-from services.api.case_routes import (
+from services.api.case_actions import (
     case_program,
     decide_death,
     filters_from,
@@ -30,11 +30,11 @@ from services.api.case_routes import (
 )
 from services.api.errors import http_error
 from services.api.limits import sign_in_allowed
-from services.api.program_routes import decide_review, open_review_views, plans_for
+from services.api.program_actions import decide_review, open_review_views, plans_for
 from services.api.web.render import page
 from services.bootstrap import Context
-from services.cases import ownership, visits
-from services.store.queue_reads import case_detail, person_view, queue_page
+from services.cases import ownership, read_views, visits
+from services.store.queue_reads import queue_page
 
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "qrt_login"
@@ -199,8 +199,7 @@ def case_view(
     case_id: str, request: Request, caller: PageCaller, error: str | None = None
 ) -> Response:
     ctx = context_of(request)
-    with ctx.store.transaction() as conn:
-        detail = case_detail(conn, ctx.cipher, case_id, caller.principal, ctx.clock())
+    detail = read_views.read_case(ctx.store, ctx.cipher, case_id, caller.principal, ctx.clock())
     if detail is None:
         raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
     program = ctx.programs.get(detail.program_id)
@@ -316,18 +315,9 @@ def plan_view(program_id: str, request: Request, caller: PageCaller) -> Response
     ctx = context_of(request)
     program = _program(ctx, caller, program_id)
     plans = redact(plans_for(ctx, program_id, None, None, 8), caller.principal, program_id)
-    people: dict[str, Any] = {}
-    if caller.principal.can(program_id, Capability.VIEW_PERSON):
-        from services.store.case_records import audit
-
-        with ctx.store.transaction() as conn:
-            for plan in plans:
-                for item in plan.items:
-                    if item.person_id:
-                        people[item.case_id] = person_view(conn, ctx.cipher, item.person_id)
-            if people:
-                audit(conn, ctx.clock(), caller.principal.actor, "plan_read", "program",
-                      program_id, {"cases": sorted(people)})  # fmt: skip
+    people = read_views.plan_people(
+        ctx.store, ctx.cipher, plans, caller.principal, program_id, ctx.clock()
+    )
     return page(
         request, "plan.html", **_common(ctx, caller), program_id=program_id,
         program_name=program.name, zone=program.timezone, plans=plans, people=people,

@@ -1,0 +1,40 @@
+"""What every `qrt` command shares: its settings (with `--data-dir`), the context built
+by the composition root, a program by id, and how it speaks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from services.settings import Settings
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    data_dir = getattr(args, "sub_data_dir", None) or getattr(args, "data_dir", None)
+    if data_dir:
+        overrides["data_dir"] = Path(data_dir)
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def context_of(args: argparse.Namespace) -> Any:
+    from services.bootstrap import bootstrap
+
+    return bootstrap(settings_of(args))
+
+
+def program_of(ctx: Any, program_id: str) -> Any:
+    program = ctx.programs.get(program_id)
+    if program is None:
+        raise SystemExit(f"error: no program {program_id!r}")
+    return program
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
