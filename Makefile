@@ -38,6 +38,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python tests/lint/code_shape.py
+	PYTHONPATH=tests/lint/no_stack $(VENV)/bin/pytest -q -p no:cacheprovider tests/unit
 
 test: $(STAMP) lint
 	bash deploy/ensure-postgres.sh

@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from services.bootstrap import Context, bootstrap
 from services.cases.replanning import plan_program, plan_requested
 from services.cases.timers import BATCH, sweep_timers
+from services.planning.pace import PlanPace
 from services.runtime.metrics import PLANNER_RUNS, TIMERS_FIRED, serve_worker_metrics
 from services.runtime.recent_errors import keep_recent_errors
 from services.runtime.run_files import ready_file, write_atomically
@@ -38,22 +39,6 @@ def sweep_all(ctx: Context) -> int:
         TIMERS_FIRED.inc(n)
         if n < BATCH:
             return fired
-
-
-class PlanPace:
-    """Re-planning a big program takes a while; between two runs the timer worker
-    leaves at least PLAN_DUTY times the last run's duration, so planning never takes
-    more than about a fifth of a core however many cases are open (1,000 open cases:
-    every second; 10,000: every few seconds)."""
-
-    PLAN_DUTY = 4.0
-
-    def __init__(self) -> None:
-        self.last_started = float("-inf")
-        self.last_took = 0.0
-
-    def due(self, now: float) -> bool:
-        return now - self.last_started >= self.last_took * (1 + self.PLAN_DUTY)
 
 
 _PACE = PlanPace()

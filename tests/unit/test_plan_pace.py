@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.timers import PlanPace
+from services.planning.pace import PlanPace
 
 
 def test_planning_waits_four_times_its_last_duration() -> None:
