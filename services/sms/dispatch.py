@@ -30,8 +30,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from schemas.sms import TextState
 from services.clock import Clock
 from services.core.sending import TextFacts, Verdict, send_verdict
-from services.crypto.fields import FieldCipher
-from services.ports import TextSender
+from services.ports import Cipher, TextSender
 from services.programs import Programs
 from services.sms import consent
 from services.sms import send_results as results
@@ -52,7 +51,7 @@ class Dispatcher:
     def __init__(
         self,
         store: Store,
-        cipher: FieldCipher,
+        cipher: Cipher,
         programs: Programs,
         sender: Sender,
         clock: Clock,
