@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.cases import CaseStatus, EventRef, PlannedVisit, Referral, ShownTier, VisitResult
+from schemas.visits import NOTES_MAX, PersonMet, ServiceGiven, VisitMethod
 
 
 class ClinicalFacts(BaseModel):
@@ -58,14 +59,24 @@ class ReportView(BaseModel):
 
 
 class AttemptView(BaseModel):
+    """One visit attempt. Law-enforcement members see "contacted" for every contacted_*
+    result and neither notes, needs, barriers nor services (cut like clinical facts)."""
+
     model_config = ConfigDict(frozen=True)
 
     attempt_no: int
     at: datetime
     team_id: str | None
-    result: str  # a VisitResult; law-enforcement members see "contacted" for contacted_*
+    result: str  # a VisitResult, or "contacted" (above)
     referral: Referral | None = None
     recorded_by: str
+    recorded_at: datetime | None = None
+    method: VisitMethod | None = None
+    people_met: list[PersonMet] = Field(default_factory=list)
+    notes: str | None = None
+    needs: list[str] = Field(default_factory=list)
+    barriers: list[str] = Field(default_factory=list)
+    services: list[ServiceGiven] = Field(default_factory=list)
 
 
 class CaseDetail(BaseModel):
@@ -106,7 +117,12 @@ class OwnerChange(BaseModel):
     shift_start: datetime | None = None
 
 
+VocabWord = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
 class AttemptCreate(BaseModel):
+    """One visit attempt as the team records it; `result` has no default on purpose."""
+
     model_config = ConfigDict(extra="forbid")
 
     result: VisitResult
@@ -114,6 +130,18 @@ class AttemptCreate(BaseModel):
     team_id: Annotated[str, Field(max_length=64)] | None = None
     referral: Referral | None = None
     close: bool = Field(default=False, description="also close the case with this result")
+    method: VisitMethod | None = Field(default=None, description="how the team tried")
+    people_met: Annotated[list[PersonMet], Field(max_length=4)] = Field(default_factory=list)
+    notes: Annotated[str, Field(max_length=NOTES_MAX)] | None = Field(
+        default=None, description="sealed; shown only to roles that see clinical facts"
+    )
+    needs: Annotated[list[VocabWord], Field(max_length=20)] = Field(
+        default_factory=list, description="words of the program's needs vocabulary"
+    )
+    barriers: Annotated[list[VocabWord], Field(max_length=20)] = Field(
+        default_factory=list, description="words of the program's needs vocabulary"
+    )
+    services: Annotated[list[ServiceGiven], Field(max_length=7)] = Field(default_factory=list)
 
 
 class OutcomeCreate(BaseModel):

@@ -51,6 +51,9 @@ class Address(_Contract):
 
 
 class Location(Address):
+    description: ShortText | None = Field(
+        default=None, description="the scene in words, e.g. 'behind the library'"
+    )
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.visits import DEFAULT_NEEDS
 from services.cases.tiering import OtherHistoryTiers
 from services.ingest.overdose_class import OverdoseClass
 from services.planning.shifts import TeamList
@@ -69,6 +70,16 @@ class Ingest(BaseModel):
         return value
 
 
+class Visits(BaseModel):
+    """`[program.visits]`: the words a visit record may use for needs and barriers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    needs: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]] = Field(
+        default_factory=lambda: list(DEFAULT_NEEDS), min_length=1, max_length=40
+    )
+
+
 class Program(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -87,6 +98,7 @@ class Program(BaseModel):
     tiers: OtherHistoryTiers = Field(default_factory=OtherHistoryTiers)
     sms: TextSettings = Field(default_factory=TextSettings)
     ingest: Ingest = Field(default_factory=Ingest)
+    visits: Visits = Field(default_factory=Visits)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -77,6 +77,7 @@ def event_row(
         ),
         "clinical_sealed": _sealed_clinical(cipher, key, event),
         "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
+        "scene_sealed": person_records.seal_scene(cipher, key, event.location),
         "phone_token": _phone_token(cipher, event),
     }
 

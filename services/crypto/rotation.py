@@ -38,7 +38,7 @@ def _aad(table: Table, row: object, column: Column[str]) -> str:
         return f"persons.identity:{row.id}"  # type: ignore[attr-defined]
     if table is person_addresses:
         return f"person_addresses:{row.person_id}"  # type: ignore[attr-defined]
-    what = "clinical" if column.name == "clinical_sealed" else "patient"
+    what = {"clinical_sealed": "clinical", "scene_sealed": "scene"}.get(column.name, "patient")
     return f"events.{what}:{row.source}|{row.agency_id}|{row.event_id}"  # type: ignore[attr-defined]
 
 
@@ -77,6 +77,7 @@ def rotate(
         (person_addresses, person_addresses.c.address_sealed),
         (events, events.c.patient_sealed),
         (events, events.c.clinical_sealed),
+        (events, events.c.scene_sealed),
     ):
         n = _reseal(store, cipher, table, column)
         say(f"{table.name}: {n} value(s) re-sealed under key {cipher.keyring.primary}")

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.case_views import ClinicalFacts
-from schemas.overdose_event import Address, OverdoseEvent, Patient
+from schemas.overdose_event import Address, Location, OverdoseEvent, Patient
 from services.crypto.fields import FieldCipher
 from services.store.tables import person_addresses, person_index, persons
 
@@ -59,6 +59,17 @@ def clinical_of(event: OverdoseEvent) -> ClinicalFacts | None:
     )
     empty = ClinicalFacts(naloxone_administered=False)
     return None if facts == empty else facts
+
+
+def seal_scene(cipher: FieldCipher, event_key: str, where: Location) -> str | None:
+    """The report's scene sealed (None when the report names no place)."""
+    if where == Location():
+        return None
+    return cipher.seal(where.model_dump_json(exclude_none=True), f"events.scene:{event_key}")
+
+
+def open_scene(cipher: FieldCipher, event_key: str, sealed: str) -> Location:
+    return Location.model_validate_json(cipher.open(sealed, f"events.scene:{event_key}"))
 
 
 def open_patient(cipher: FieldCipher, event_key: str, sealed: str) -> Patient:

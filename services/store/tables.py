@@ -164,6 +164,13 @@ attempts = Table(
     Column("referral", String(48), nullable=True),
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("recorded_by", String(64), nullable=False),
+    Column("method", String(16), nullable=True),  # in_person, phone, text, materials_left
+    Column("notes_sealed", Text, nullable=True),  # clinical-grade: cut like clinical facts
+    # space-separated words of the program's vocabularies
+    Column("needs", String(400), nullable=True),
+    Column("barriers", String(400), nullable=True),
+    Column("services", String(400), nullable=True),
+    Column("people_met", String(400), nullable=True),
     UniqueConstraint("case_id", "attempt_no", name="uq_attempts_case_attempt_no"),
 )
 
@@ -223,6 +230,7 @@ events = Table(
     Column("person_id", String(36), ForeignKey("persons.id"), nullable=True, index=True),
     Column("patient_sealed", Text, nullable=True),
     Column("scene_tokens", String(200), nullable=True),
+    Column("scene_sealed", Text, nullable=True),  # the place (address, lat/lon, description)
     Column("phone_token", String(64), nullable=True),  # blind index of the patient's phone
     # substances, disposition, naloxone: sealed; never shown to law-enforcement members
     Column("clinical_sealed", Text, nullable=True),

@@ -23,6 +23,7 @@ def _key_ids(store: Store) -> set[str]:
             *conn.execute(select(persons.c.identity_sealed)).scalars(),
             *conn.execute(select(person_addresses.c.address_sealed)).scalars(),
             *conn.execute(select(events.c.patient_sealed)).scalars(),
+            *conn.execute(select(events.c.scene_sealed)).scalars(),
         ]
     return {FieldCipher.key_id_of(s) for s in sealed if s}
 
@@ -37,7 +38,8 @@ def test_rotation_reseals_and_reindexes(store: Store) -> None:
     both = FieldCipher(keyring_from_text(f"{new_key_text('new')},{old_key}", NEW_INDEX))
     said: list[str] = []
     report = rotate(store, both, reindex=True, say=said.append)
-    assert report.resealed == 3 and report.reindexed_persons == 1
+    # the identity, the address, the report's patient and its scene
+    assert report.resealed == 4 and report.reindexed_persons == 1
     assert _key_ids(store) == {"new"}
     assert rotate(store, both, reindex=False, say=said.append).resealed == 0, "idempotent"
 

@@ -11,6 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.api.web.labels import actor_words, words
+
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 
@@ -38,6 +40,8 @@ def due_in(value: datetime, now: datetime) -> str:
 
 
 _env.filters["local"] = local_time
+_env.filters["words"] = words
+_env.filters["actor"] = actor_words
 _env.globals["due_in"] = due_in
 
 SECURITY_HEADERS = {
