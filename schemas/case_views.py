@@ -49,13 +49,43 @@ class PersonView(BaseModel):
     addresses: list[AddressView] = Field(default_factory=list)
 
 
+class PlaceView(BaseModel):
+    """Where a report's overdose happened (sealed at rest: `events.scene_sealed`); for
+    an unhoused survivor the place to try. Only for roles that may see the person."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    description: str | None = None
+
+
 class ReportView(BaseModel):
-    """One event of the case; `clinical` only for roles that may see it."""
+    """One event of the case; `clinical` only for roles that may see clinical facts,
+    `place` only for roles that may see the person."""
 
     model_config = ConfigDict(frozen=True)
 
     ref: EventRef
+    fatal: bool = False
     clinical: ClinicalFacts | None = None
+    place: PlaceView | None = None
+
+
+class ReplyView(BaseModel):
+    """A client's answer to a text (sealed at rest); shown to roles that see both the
+    person and clinical facts (a reply can tell of use or treatment), each read audited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    received_at: datetime
+    keyword: str | None = None
+    body: str | None = None
 
 
 class AttemptView(BaseModel):
@@ -102,9 +132,11 @@ class CaseDetail(BaseModel):
     assigned_shift_start: datetime | None = None
     outcome: str | None = None
     referral: Referral | None = None
+    person_id: str | None = None  # the person's page: /persons/{person_id}
     person: PersonView | None = None
     reports: list[ReportView]
     attempts: list[AttemptView]
+    replies: list[ReplyView] = Field(default_factory=list)
 
 
 class OwnerChange(BaseModel):

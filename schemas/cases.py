@@ -80,6 +80,7 @@ class CaseEventKind(StrEnum):
     ASSIGNED = "assigned"  # claimed, assigned or released: `detail` names the owner
     POSSIBLE_DEATH = "possible_death"  # a fatal report may be this person: to confirm
     MERGED = "merged"  # another open case of the same person was merged into this one
+    CALLBACK_HANDLED = "callback_handled"  # a member answered the client's call-back request
 
 
 class EventRef(BaseModel):
@@ -153,6 +154,12 @@ class QueueItem(BaseModel):
     owner: str | None = None  # the username of the one member who owns the case
     assigned_team_id: str | None = None
     assigned_shift_start: datetime | None = None
+    # Only when asked (`include=person`, roles that see the person; the read is audited):
+    name: str | None = None  # first name and last initial, "Dana E."; the case has the rest
+    area: str | None = None  # city and ZIP of the overdose scene, else of the latest residence
+    # Only when asked (`include=tier_reason`, roles with clinical sight): why the case has
+    # its tier, from the person's latest follow-up, e.g. "not located on 11/20"
+    tier_reason: str | None = None
 
 
 class QueuePage(BaseModel):

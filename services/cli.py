@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -81,10 +82,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from services.runtime.run_files import bootstrap_servers
 
     settings = settings_of(args)
+    if (args.file is None) == (not args.example) or (args.example and args.nemsis):
+        err("error: give a FILE (or - for standard input), or --example alone")
+        return 2
     bootstrap_servers(settings)  # no broker known: say so before reading any input
     if args.nemsis:
         return _publish_nemsis(args, settings)
-    if args.file == "-":
+    if args.example:
+        lines = _example_lines(settings)
+    elif args.file == "-":
         lines = sys.stdin.buffer.read().splitlines()
     else:
         try:
@@ -108,6 +114,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
         err(f"line {item.line}: error: {item.message}")
     say(f"published {report.sent} event(s); {len(report.failed)} failed")
     return 1 if report.failed else 0
+
+
+def _example_lines(settings: Any) -> list[bytes]:
+    """The tour's example events, timed before the clock's now (services/simulation/)."""
+    from services.clock import shifted_clock
+    from services.simulation.example_events import example_events, example_summary
+
+    events = example_events(shifted_clock(settings.clock_offset_seconds)())
+    say(f"example: {example_summary()}")
+    return [json.dumps(event).encode() for event in events]
 
 
 def _publish_nemsis(args: argparse.Namespace, settings: Any) -> int:
@@ -171,15 +187,23 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_queue(args: argparse.Namespace) -> int:
     from services.bootstrap import bootstrap
 
+    if args.limit < 1:
+        err("error: --limit must be at least 1")
+        return 2
     ctx = bootstrap(settings_of(args))
     if ctx.programs.get(args.program) is None:
         err(f"error: no program {args.program!r}; known: {', '.join(ctx.programs.ids)}")
         return 2
-    items = ctx.store.queue(args.program, limit=args.limit)
+    from services.store.queue_reads import QueueFilters, queue_page
+
+    with ctx.store.engine.connect() as conn:
+        found = queue_page(conn, args.program, QueueFilters(), limit=args.limit, now=ctx.clock())
+    items = found.items
     if args.json:
         say(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return 0
-    say(f"{len(items)} open case(s) in program {args.program}")
+    shown = f"{len(items)} of {found.total}" if len(items) < found.total else f"{found.total}"
+    say(f"{shown} open case(s) in program {args.program}")
     say(f"{'tier':<10} {'case':<36} {'window opens (UTC)':<17} {'due (UTC)':<17} events")
     for i in items:
         refs = ", ".join(
@@ -229,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_status_command(sub)
 
+    from services.cli_rejections import add_rejections_command
+
+    add_rejections_command(sub)
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("name", choices=["overdose-event"])
     schema.set_defaults(func=cmd_schema)
@@ -267,7 +295,14 @@ def _add_event_commands(sub: Any) -> None:
     publish = sub.add_parser(
         "publish", help="publish overdose events: JSON lines, or a NEMSIS v3.5 export"
     )
-    publish.add_argument("file", help="a JSON-lines file (or NEMSIS XML), or - for standard input")
+    publish.add_argument(
+        "file", nargs="?", help="a JSON-lines file (or NEMSIS XML), or - for standard input"
+    )
+    publish.add_argument(
+        "--example",
+        action="store_true",
+        help="publish the tour's example events, timed 2 to 30 hours before now",
+    )
     publish.add_argument(
         "--nemsis", action="store_true", help="the file is a NEMSIS v3.5 EMSDataSet (XML)"
     )
@@ -306,7 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("kafka", "alembic", "aiokafka", "apscheduler.executors", "twilio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear one-line error, not a traceback, for known failures
@@ -316,6 +355,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             err(f"error: {exc}")
             return 1
         raise
+
+
+def _pipe_closed() -> int:
+    """The reader of our output went away (`qrt queue | head`): stop quietly, as a
+    command killed by SIGPIPE would, with nothing more written to the closed pipe (the
+    interpreter's last flush at exit goes to /dev/null)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file behind sys.stdout (a test's capture)
+        pass
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.cases import Referral, VisitResult
-from services.cli_common import context_of, program_of
+from services.cli_common import case_id_of, context_of, program_of
 
 
 def _at(text: str | None, now: datetime) -> datetime:
@@ -29,17 +29,38 @@ def _event_ref(text: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+def _team_of(ctx: Any, case_id: str, team: str | None) -> str | None:
+    """`team` if the case's program has it (the API's rule: a team of the program, or
+    none); else a refusal naming the program's teams."""
+    from services.store.case_records import load_case
+
+    if team is None:
+        return None
+    with ctx.store.engine.connect() as conn:
+        row = load_case(conn, case_id)
+    program_id = row.program_id if row is not None else "?"
+    program = ctx.programs.get(program_id)
+    teams = sorted(t.id for t in program.teams) if program else []
+    if team not in teams:
+        raise SystemExit(
+            f"error: no team {team!r} in {program_id}; teams: {', '.join(teams) or 'none'}"
+        )
+    return team
+
+
 def cmd_case_attempt(args: argparse.Namespace) -> int:
     from services.cases.visits import record_attempt
 
     ctx = context_of(args)
+    case_id = case_id_of(ctx, args.case_id)
+    team = _team_of(ctx, case_id, args.team)
     now = ctx.clock()
     done = record_attempt(
         ctx.store,
-        args.case_id,
+        case_id,
         result=VisitResult(args.result),
         at=_at(args.at, now),
-        team_id=args.team,
+        team_id=team,
         referral=Referral(args.referral) if args.referral else None,
         actor=args.by,
         now=now,
@@ -53,19 +74,20 @@ def cmd_case_outcome(args: argparse.Namespace) -> int:
     from services.store.case_records import load_case
 
     ctx = context_of(args)
+    case_id = case_id_of(ctx, args.case_id)
     with ctx.store.engine.connect() as conn:
-        row = load_case(conn, args.case_id)
+        row = load_case(conn, case_id)
     program = ctx.programs.get(row.program_id) if row is not None else None
     record_outcome(
         ctx.store,
-        args.case_id,
+        case_id,
         outcome=VisitResult(args.outcome),
         referral=Referral(args.referral) if args.referral else None,
         actor=args.by,
         now=ctx.clock(),
         tier_rules=program.tiers if program else _default_tiers(),
     )
-    print(f"case {args.case_id} closed: {args.outcome}")
+    print(f"case {case_id} closed: {args.outcome}")
     return 0
 
 
@@ -154,15 +176,15 @@ def add_commands(sub: Any) -> None:
         dest="case_command", required=True
     )
     attempt = case.add_parser("attempt", help="record one visit attempt")
-    attempt.add_argument("case_id")
+    attempt.add_argument("case_id", help="the case id, or a unique start of it (6+ characters)")
     attempt.add_argument("--result", required=True, choices=[r.value for r in VisitResult])
-    attempt.add_argument("--team")
+    attempt.add_argument("--team", help="a team of the case's program")
     attempt.add_argument("--at", help="when (ISO-8601 with offset); default now")
     attempt.add_argument("--referral", choices=[r.value for r in Referral])
     attempt.add_argument("--by", default="cli", help="who records it (audit log)")
     attempt.set_defaults(func=cmd_case_attempt)
     outcome = case.add_parser("outcome", help="close a case with its outcome")
-    outcome.add_argument("case_id")
+    outcome.add_argument("case_id", help="the case id, or a unique start of it (6+ characters)")
     outcome.add_argument("--outcome", required=True, choices=[r.value for r in VisitResult])
     outcome.add_argument("--referral", choices=[r.value for r in Referral])
     outcome.add_argument("--by", default="cli")

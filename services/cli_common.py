@@ -1,5 +1,6 @@
 """What every `qrt` command shares: its settings (with `--data-dir`), the context built
-by the composition root, a program by id, and how it speaks."""
+by the composition root, a program by id, a case by (the start of) its id, and how it
+speaks."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ def program_of(ctx: Any, program_id: str) -> Any:
     if program is None:
         raise SystemExit(f"error: no program {program_id!r}")
     return program
+
+
+def case_id_of(ctx: Any, typed: str) -> str:
+    """The full id of the case a command names by its id or a unique start of it (the 8
+    characters the pages and the printed plan show will do); else a clear refusal."""
+    from services.store.case_ids import CaseIdError, resolve_case_id
+
+    try:
+        with ctx.store.engine.connect() as conn:
+            return resolve_case_id(conn, typed)
+    except CaseIdError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def say(text: str) -> None:

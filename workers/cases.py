@@ -39,6 +39,7 @@ from services.store.outboxes import case_event_outbox
 from services.topics import FOLLOWUP_INTAKE, OVERDOSE_REJECTED
 from workers.app import raw_topic
 from workers.outbox import register_relay
+from workers.rejections import register_rejection_agent
 
 T = TypeVar("T")
 BATCH = 500
@@ -76,6 +77,7 @@ def count(done: IntakeResult, refused: int) -> None:
 def register_case_agent(app: faust.App, ctx: Context) -> None:
     worker = _CaseWorker(app, ctx)
     register_relay(app, ctx, case_event_outbox(worker.store), "case events", wake=worker.wake_relay)
+    register_rejection_agent(app, ctx)  # the store is here: dead letters kept for coordinators
     intake_topic = raw_topic(app, ctx.settings.topic(FOLLOWUP_INTAKE))
 
     @app.agent(intake_topic, name="cases")

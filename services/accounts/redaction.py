@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from schemas.case_views import AttemptView, CaseDetail, ReportView, ReviewView
 from schemas.cases import NEUTRAL_TIER, QueueItem, QueuePage, ShiftPlan
+from schemas.person_views import PersonHistory
 from services.accounts.roles import Capability, Principal
 
 V = TypeVar("V")
@@ -32,7 +33,7 @@ V = TypeVar("V")
 class ExportRow:
     """One line of the CSV export (services/store/export_rows.py), before encoding."""
 
-    base: tuple[object, ...]  # case id, status, tier, occurred, due, owner, team
+    base: tuple[object, ...]  # case id, status, tier, occurred, due, owner, team, visits
     person: tuple[object, ...] | None = None
     clinical: tuple[object, ...] | None = None
 
@@ -71,7 +72,10 @@ def redact(view: V, who: Principal, program_id: str) -> V:
 def _cut(view: Any, sight: _Sight) -> Any:
     match view:
         case QueueItem():
-            return view if sight.clinical else view.model_copy(update={"tier": NEUTRAL_TIER})
+            cut: dict[str, Any] = {} if sight.person else {"name": None, "area": None}
+            if not sight.clinical:  # the reason tells the result of the last follow-up
+                cut.update(tier=NEUTRAL_TIER, tier_reason=None)
+            return view.model_copy(update=cut)
         case CaseDetail():
             return _cut_detail(view, sight)
         case ReviewView():
@@ -96,24 +100,74 @@ def _cut(view: Any, sight: _Sight) -> Any:
             )
         case dict():  # a live case event
             return view if sight.clinical else _cut_event(view)
+        case PersonHistory():
+            return _cut_history(view, sight)
     raise TypeError(f"no cut for {type(view).__name__}")
 
 
 def _cut_detail(view: CaseDetail, sight: _Sight) -> CaseDetail:
-    changes: dict[str, Any] = {} if sight.person else {"person": None}
+    reports = [_cut_report(r, sight) for r in view.reports]
+    changes: dict[str, Any] = {"reports": reports}
+    if not sight.person:
+        changes.update(person=None, attempts=[_no_notes(a) for a in view.attempts])
+    if not (sight.person and sight.clinical):
+        changes.update(replies=[])  # a reply can tell of use or treatment
     if not sight.clinical:
         changes.update(
             tier=NEUTRAL_TIER,
             outcome=redacted_result(view.outcome),
             referral=None,
-            reports=[ReportView(ref=r.ref) for r in view.reports],
             attempts=[_cut_attempt(a) for a in view.attempts],
         )
     return view.model_copy(update=changes)
 
 
+def _cut_history(view: PersonHistory, sight: _Sight) -> PersonHistory:
+    if not sight.person:  # the readers never build one for such a role; nothing leaves
+        return view.model_copy(update={"person": None, "overdoses": [], "cases": [], "texts": []})
+    if sight.clinical:
+        return view
+    shown = [
+        c.model_copy(
+            update={
+                "tier": NEUTRAL_TIER,
+                "outcome": redacted_result(c.outcome),
+                "referral": None,
+                "attempts": [_cut_attempt(a) for a in c.attempts],
+            }
+        )
+        for c in view.cases
+    ]
+    return view.model_copy(update={"cases": shown})
+
+
+def _cut_report(report: ReportView, sight: _Sight) -> ReportView:
+    return report.model_copy(
+        update={
+            "clinical": report.clinical if sight.clinical else None,
+            "place": report.place if sight.person else None,
+        }
+    )
+
+
+def _no_notes(attempt: AttemptView) -> AttemptView:
+    """Free-text notes can name anyone: only for roles that see the person too."""
+    return attempt.model_copy(update={"notes": None})
+
+
 def _cut_attempt(attempt: AttemptView) -> AttemptView:
-    return attempt.model_copy(update={"result": redacted_result(attempt.result), "referral": None})
+    """Of a visit, a role without clinical sight sees whether contact was made, how and
+    whom the team met; not the notes, needs, barriers, services or referral."""
+    return attempt.model_copy(
+        update={
+            "result": redacted_result(attempt.result),
+            "referral": None,
+            "notes": None,
+            "needs": [],
+            "barriers": [],
+            "services": [],
+        }
+    )
 
 
 def _cut_event(event: dict[str, Any]) -> dict[str, Any]:

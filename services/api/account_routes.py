@@ -1,12 +1,14 @@
-"""Signing in over the API: a bearer token for a username and password; who am I."""
+"""Signing in over the API: a bearer token for a username and password (a JSON body or
+the OAuth2 password form); who am I; your tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from schemas.accounts import Membership, TokenIssued, UserRead
 from services.accounts.credentials import issue_token, revoke_token, tokens_of
@@ -19,19 +21,66 @@ from services.api.limits import sign_in_allowed
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
+class SignIn(BaseModel):
+    """A username and password (and a label for the token), as JSON or as form fields;
+    other fields (an OAuth2 client's `grant_type`, `scope`) are ignored."""
+
+    username: Annotated[str, Field(max_length=64)]
+    password: Annotated[str, Field(max_length=1024)]
+    label: Annotated[str | None, Field(max_length=100)] = None
+
+
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+SIGN_IN_BODY = {
+    "required": True,
+    "content": {
+        kind: {"schema": SignIn.model_json_schema()}
+        for kind in ("application/json", "application/x-www-form-urlencoded")
+    },
+}
+
+
+async def sign_in_body(request: Request) -> SignIn:
+    """The body of `POST /api/v1/tokens`: a JSON object, or the OAuth2 password form."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data: Any
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise HTTPException(status_code=422, detail="the body is not JSON") from None
+    elif kind in FORMS:
+        form = await request.form()
+        data = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    else:
+        raise HTTPException(
+            status_code=415,
+            detail='send JSON ({"username": ..., "password": ...}) or form fields',
+        )
+    try:
+        return SignIn.model_validate(data)
+    except ValidationError as exc:  # said without the values sent: one is a password
+        raise RequestValidationError(
+            [
+                {**e, "loc": ("body", *e["loc"])}
+                for e in exc.errors(include_url=False, include_input=False, include_context=False)
+            ]
+        ) from None
+
+
 @router.post(
     "/tokens",
     response_model=TokenIssued,
     status_code=201,
-    summary="A bearer token for a username and password (OAuth2 password form)",
-    responses={401: {"description": "wrong username or password, or the account is locked"}},
+    summary="A bearer token for a username and password (JSON, or the OAuth2 password form)",
+    responses={
+        401: {"description": "wrong username or password, or the account is locked"},
+        415: {"description": "neither JSON nor form fields"},
+    },
+    openapi_extra={"requestBody": SIGN_IN_BODY},
 )
-def post_token(
-    request: Request,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=1024)],
-    label: Annotated[str | None, Form(max_length=100)] = None,
-) -> TokenIssued:
+def post_token(request: Request, body: Annotated[SignIn, Depends(sign_in_body)]) -> TokenIssued:
+    username, password, label = body.username, body.password, body.label
     ctx = context_of(request)
     now = ctx.clock()
     storable_text("username", username)

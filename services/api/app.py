@@ -21,10 +21,18 @@ from services.api.json_guard import JsonDepthGuard
 from services.api.live import router as live_router
 from services.api.nul_guard import NulGuard
 from services.api.ops_routes import router as ops_router
+from services.api.person_routes import router as person_router
 from services.api.program_routes import router as program_router
+from services.api.rejection_routes import router as rejection_router
 from services.api.security_headers import SecurityHeaders
 from services.api.twilio_webhooks import router as twilio_router
+from services.api.web.case_pages import router as case_pages_router
+from services.api.web.error_pages import add_error_pages
 from services.api.web.pages import router as pages_router
+from services.api.web.person_pages import router as person_pages_router
+from services.api.web.plan_pages import router as plan_pages_router
+from services.api.web.queue_pages import router as queue_pages_router
+from services.api.web.rejection_pages import router as rejection_pages_router
 from services.api.web.render import STATIC_DIR
 from services.bootstrap import Context, bootstrap
 from services.settings import Settings
@@ -65,15 +73,23 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
     app.state.gateway = app.state.ctx.gateway()
     _ = app.state.ctx.store  # opened now: a schema out of date stops the API at start
     app.add_exception_handler(LoginRequired, _to_login)
+    add_error_pages(app)  # pages' addresses answer errors with a page; /api/ keeps JSON
     for router in (
         ops_router,
         account_router,
         case_router,
+        person_router,
         program_router,
+        rejection_router,
         live_router,
         ingest_router,
         twilio_router,
         pages_router,
+        queue_pages_router,
+        plan_pages_router,
+        rejection_pages_router,
+        case_pages_router,
+        person_pages_router,
     ):
         app.include_router(router)
     app.add_middleware(NulGuard)

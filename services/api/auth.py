@@ -114,9 +114,16 @@ def require(caller: Caller, program_id: str, capability: Capability) -> None:
     an admin of every program); 403 inside them without the capability."""
     who = caller.principal
     if who.role_in(program_id) is None or program_id not in caller.programs:
-        raise HTTPException(status_code=404, detail=f"no program {program_id!r}")
+        raise HTTPException(status_code=404, detail=no_program(caller, program_id))
     if not who.can(program_id, capability):
         raise HTTPException(
             status_code=403,
             detail=f"your role in {program_id} may not {capability.value.replace('_', ' ')}",
         )
+
+
+def no_program(caller: Caller, program_id: str) -> str:
+    """The 404's words: the program is unknown, and which programs the caller may see
+    (all of them for an admin of every program; never one the caller is not in)."""
+    mine = caller.principal.programs(sorted(caller.programs))
+    return f"no program {program_id!r}; your programs: {', '.join(mine) or 'none'}"

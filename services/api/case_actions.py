@@ -84,6 +84,29 @@ def filters_from(
     )
 
 
+def visit_details(
+    attempt: AttemptCreate, program_id: str, vocabulary: list[str]
+) -> visits.VisitDetails:
+    """The visit record beyond its result; needs and barriers must be the program's words."""
+    unknown = sorted({w for w in [*attempt.needs, *attempt.barriers] if w not in vocabulary})
+    if unknown:
+        raise HTTPException(
+            status_code=422,
+            detail=f"not in {program_id}'s needs and barriers: {', '.join(unknown)}; "
+            f"known: {', '.join(vocabulary)}",
+        )
+    if attempt.notes:
+        storable_text("notes", attempt.notes)
+    return visits.VisitDetails(
+        method=attempt.method,
+        people_met=tuple(attempt.people_met),
+        notes=attempt.notes,
+        needs=tuple(attempt.needs),
+        barriers=tuple(attempt.barriers),
+        services=tuple(attempt.services),
+    )
+
+
 def record_visit(
     ctx: Context,
     caller: Caller,
@@ -105,6 +128,7 @@ def record_visit(
             detail=f"no team {attempt.team_id!r} in {program_id}; "
             f"teams: {', '.join(sorted(teams))}",
         )
+    details = visit_details(attempt, program_id, program.visits.needs if program else [])
     done = call(
         visits.record_attempt,
         ctx.store,
@@ -116,6 +140,8 @@ def record_visit(
         actor=who.actor,
         now=now,
         expected_version=expected_version,
+        details=details,
+        cipher=ctx.cipher,
     )
     if attempt.close:
         call(

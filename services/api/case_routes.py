@@ -33,6 +33,7 @@ from services.api.case_actions import (
 )
 from services.api.errors import storable_text, storable_time
 from services.cases import ownership, read_views, visits
+from services.store.queue_people import QueueInclude, read_queue_people
 from services.store.queue_reads import queue_page
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
@@ -41,7 +42,7 @@ router = APIRouter(prefix="/api/v1", tags=["queue"])
 @router.get(
     "/programs/{program_id}/queue",
     response_model=QueuePage,
-    summary="Cases of one program in QRT priority order, filtered; ids only, no personal data",
+    summary="Cases of one program in QRT priority order, filtered; ids only unless `include`",
 )
 def get_queue(
     program_id: str,
@@ -58,6 +59,14 @@ def get_queue(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    include: Annotated[
+        list[QueueInclude] | None,
+        Query(
+            description="`person`: each row's `name` and `area` (roles that see the person; "
+            "audited); `tier_reason`: why each case has its tier (roles with clinical sight); "
+            "403 for a role that may not see it"
+        ),
+    ] = None,
 ) -> QueuePage:
     ctx = context_of(request)
     require(caller, program_id, Capability.VIEW_QUEUE)
@@ -65,6 +74,17 @@ def get_queue(
     filters = filters_from(
         caller, tier, status, team, at_risk, missed, callback_requested, owner, ctx
     )
+    if include:  # sealed data opened, so refused to a role that may not see it, and audited
+        if "person" in include:
+            require(caller, program_id, Capability.VIEW_PERSON)
+        if "tier_reason" in include:
+            require(caller, program_id, Capability.VIEW_CLINICAL)
+        program = ctx.programs.get(program_id)
+        return read_queue_people(
+            ctx.store, ctx.cipher, program_id, filters, caller.principal, include=include,
+            limit=limit, offset=offset, zone=program.timezone if program else "UTC",
+            now=ctx.clock(),
+        )  # fmt: skip
     with ctx.store.engine.connect() as conn:
         page = queue_page(conn, program_id, filters, limit=limit, offset=offset, now=ctx.clock())
     return redact(page, caller.principal, program_id)

@@ -39,6 +39,23 @@ def member_who_can_own(store: Store, username: str, program_id: str) -> str:
     return user_id
 
 
+def members_who_can_own(store: Store, program_id: str) -> list[str]:
+    """The usernames a coordinator may assign a case of the program to (enabled members
+    whose role there can claim), by name."""
+    from services.accounts.roles import CAPABILITIES, Capability
+    from services.accounts.users import list_users
+
+    return [
+        u.username
+        for u in list_users(store)
+        if not u.disabled
+        and any(
+            m.program_id in (program_id, "*") and Capability.CLAIM in CAPABILITIES[m.role]
+            for m in u.memberships
+        )
+    ]
+
+
 class AlreadyOwned(VisitRecordError):
     def __init__(self, case_id: str, owner: str) -> None:
         self.owner = owner

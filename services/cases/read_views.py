@@ -5,18 +5,20 @@ decode the request, call one of these and encode the answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
-from schemas.case_views import CaseDetail, PersonView, ReviewView
+from schemas.case_views import CaseDetail, ReviewView
 from schemas.cases import ShiftPlan
+from schemas.person_views import PersonHistory
 from services.accounts.redaction import redact
-from services.accounts.roles import Capability, Principal
+from services.accounts.roles import Principal
 from services.cases import reviews
 from services.crypto.fields import FieldCipher
+from services.store.case_reads import case_detail
 from services.store.case_records import audit
 from services.store.export_rows import export_csv
-from services.store.queue_reads import case_detail, person_view, shift_plans
+from services.store.person_history import person_history
+from services.store.queue_reads import person_view, shift_plans
 from services.store.repository import Store
 
 
@@ -37,28 +39,12 @@ def read_case(
         return case_detail(conn, cipher, case_id, who, now)
 
 
-def plan_people(
-    store: Store,
-    cipher: FieldCipher,
-    plans: Sequence[ShiftPlan],
-    who: Principal,
-    program_id: str,
-    now: datetime,
-) -> dict[str, PersonView | None]:
-    """Who each planned case is about (case id -> person), for a role that may see the
-    person (else nothing); the read is audited with the case ids."""
-    if not who.can(program_id, Capability.VIEW_PERSON):
-        return {}
-    people: dict[str, PersonView | None] = {}
+def read_person(
+    store: Store, cipher: FieldCipher, person_id: str, who: Principal, now: datetime
+) -> PersonHistory | None:
+    """A person's history as `who` may see it (None: no such person for them); audited."""
     with store.transaction() as conn:
-        for plan in plans:
-            for item in plan.items:
-                if item.person_id:
-                    people[item.case_id] = person_view(conn, cipher, item.person_id)
-        if people:
-            audit(conn, now, who.actor, "plan_read", "program", program_id,
-                  {"cases": sorted(people)})  # fmt: skip
-    return people
+        return person_history(conn, cipher, person_id, who, now)
 
 
 def open_review_views(

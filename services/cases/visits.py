@@ -8,16 +8,19 @@ refused with an error that says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
 
 from schemas.cases import TIER_RANK, CaseEventKind, CaseStatus, Referral, VisitResult
+from schemas.visits import PersonMet, ServiceGiven, VisitMethod
 from services.cases.deaths import Death, apply_death
 from services.cases.tiering import OtherHistoryTiers, tier_for_history
+from services.ports import Cipher
 from services.store.case_records import announce, audit, history_of, load_case, request_plan
+from services.store.person_records import notes_aad
 from services.store.repository import Store
 from services.store.tables import attempts, cases
 
@@ -62,6 +65,51 @@ class VersionConflict(VisitRecordError):
 
 
 @dataclass(frozen=True)
+class VisitDetails:
+    """What a visit record says beyond its result; `needs` and `barriers` are words of
+    the program's vocabulary (checked by the caller), `notes` are sealed."""
+
+    method: VisitMethod | None = None
+    people_met: tuple[PersonMet, ...] = ()
+    notes: str | None = None
+    needs: tuple[str, ...] = ()
+    barriers: tuple[str, ...] = ()
+    services: tuple[ServiceGiven, ...] = field(default=())
+
+    def columns(self, cipher: Cipher | None, case_id: str, number: int) -> dict[str, object]:
+        notes = (self.notes or "").strip()
+        if notes and cipher is None:
+            raise ValueError("notes need the field cipher to be sealed")
+        return {
+            "method": self.method.value if self.method else None,
+            "people_met": _words(self.people_met),
+            "notes_sealed": cipher.seal(notes, notes_aad(case_id, number))
+            if notes and cipher
+            else None,
+            "needs": _words(self.needs),
+            "barriers": _words(self.barriers),
+            "services": _words(self.services),
+        }
+
+    def audited(self) -> dict[str, str | int | float | None]:
+        """For the audit log and the case event: the words, and of the notes only whether
+        there are any (they stay sealed)."""
+        return {
+            "method": self.method.value if self.method else None,
+            "people_met": _words(self.people_met),
+            "needs": _words(self.needs),
+            "barriers": _words(self.barriers),
+            "services": _words(self.services),
+            "notes": 1 if (self.notes or "").strip() else 0,
+        }
+
+
+def _words(values: tuple[str, ...]) -> str | None:
+    unique = list(dict.fromkeys(str(v) for v in values))
+    return " ".join(unique) or None
+
+
+@dataclass(frozen=True)
 class AttemptRecorded:
     case_id: str
     attempt_no: int
@@ -98,8 +146,12 @@ def record_attempt(
     actor: str,
     now: datetime,
     expected_version: int | None = None,
+    details: VisitDetails | None = None,
+    cipher: Cipher | None = None,
 ) -> AttemptRecorded:
+    """One visit attempt; it also answers a client's call-back request."""
     _check_referral(result, referral)
+    details = details or VisitDetails()
     if at > now:
         raise TimeOutOfRange(f"attempt time {at.isoformat()} is in the future")
     with store.transaction() as conn:
@@ -121,12 +173,14 @@ def record_attempt(
                 referral=referral.value if referral else None,
                 recorded_at=now,
                 recorded_by=actor,
+                **details.columns(cipher, case_id, number),
             )
         )
         first_attempt = row.first_attempt_at
         first_contact = row.first_contact_at
         changes: dict[str, object] = {
             "first_attempt_at": min(first_attempt, at) if first_attempt else at,
+            "callback_requested_at": None,  # the team answered: the call-back is done
             "updated_at": now,
             "version": cases.c.version + 1,
         }
@@ -135,9 +189,30 @@ def record_attempt(
         conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
         detail = {"attempt_no": number, "result": result.value, "team_id": team_id}
         announce(conn, case_id, CaseEventKind.ATTEMPT_RECORDED, now, detail)
-        audit(conn, now, actor, "attempt_recorded", "case", case_id, detail)
+        audit(conn, now, actor, "attempt_recorded", "case", case_id,
+              {**detail, "at": at.isoformat(), **details.audited()})  # fmt: skip
         request_plan(conn, [row.program_id], now)
     return AttemptRecorded(case_id, number)
+
+
+def callback_handled(
+    store: Store, case_id: str, *, actor: str, now: datetime, expected_version: int | None = None
+) -> int:
+    """A member answered the client's call-back request another way: the flag is cleared
+    (audited, announced). Returns the case's new version."""
+    with store.transaction() as conn:
+        row = open_case_for_change(conn, case_id, expected_version)
+        if row.callback_requested_at is None:
+            return int(row.version)
+        conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id)
+            .values(callback_requested_at=None, updated_at=now, version=cases.c.version + 1)
+        )
+        detail: dict[str, str | int | float | None] = {"callback": "handled"}
+        announce(conn, case_id, CaseEventKind.CALLBACK_HANDLED, now, detail)
+        audit(conn, now, actor, "callback_handled", "case", case_id, detail)
+        return int(row.version) + 1
 
 
 def record_outcome(

@@ -4,9 +4,9 @@
 Rotating the data key: put the new key first in QRT_DATA_KEYS, keep the old one
 after it, restart, run `qrt keys rotate`, then drop the old key. Rotating the
 index key: stop the case worker, set the new QRT_INDEX_KEY, run `qrt keys rotate
---reindex`, start it again. (Scene tokens of the last `incident_merge_minutes`
-are not rebuilt: their plaintext is never stored; a report arriving in that
-span is not merged by place with one from before the rotation.)
+--reindex`, start it again. (Scene tokens are not rebuilt: a report arriving
+within `incident_merge_minutes` of the rotation is not merged by place with one
+from before it.)
 """
 
 from __future__ import annotations
@@ -20,9 +20,17 @@ from schemas.overdose_event import Patient
 from services.crypto.fields import FieldCipher
 from services.identity.blocking import blind_tokens
 from services.identity.matching import features_from_patient
-from services.store.person_records import add_tokens, index_rows, open_identity
+from services.store.person_records import add_tokens, index_rows, notes_aad, open_identity
 from services.store.repository import Store
-from services.store.tables import events, person_addresses, person_index, persons
+from services.store.tables import (
+    attempts,
+    events,
+    person_addresses,
+    person_index,
+    persons,
+    rejections,
+    sms_replies,
+)
 
 CHUNK = 500
 
@@ -38,6 +46,12 @@ def _aad(table: Table, row: object, column: Column[str]) -> str:
         return f"persons.identity:{row.id}"  # type: ignore[attr-defined]
     if table is person_addresses:
         return f"person_addresses:{row.person_id}"  # type: ignore[attr-defined]
+    if table is attempts:
+        return notes_aad(row.case_id, row.attempt_no)  # type: ignore[attr-defined]
+    if table is sms_replies:
+        return f"sms_replies.body:{row.message_sid}"  # type: ignore[attr-defined]
+    if table is rejections:
+        return f"rejections.original:{row.letter_key}"  # type: ignore[attr-defined]
     what = {"clinical_sealed": "clinical", "scene_sealed": "scene"}.get(column.name, "patient")
     return f"events.{what}:{row.source}|{row.agency_id}|{row.event_id}"  # type: ignore[attr-defined]
 
@@ -78,6 +92,9 @@ def rotate(
         (events, events.c.patient_sealed),
         (events, events.c.clinical_sealed),
         (events, events.c.scene_sealed),
+        (attempts, attempts.c.notes_sealed),
+        (sms_replies, sms_replies.c.body_sealed),
+        (rejections, rejections.c.original_sealed),
     ):
         n = _reseal(store, cipher, table, column)
         say(f"{table.name}: {n} value(s) re-sealed under key {cipher.keyring.primary}")

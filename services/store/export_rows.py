@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from schemas.case_views import AttemptView
 from services.accounts.redaction import ExportRow, redact
 from services.accounts.roles import Capability, Principal
 from services.crypto.fields import FieldCipher
 from services.store import person_records
+from services.store.case_reads import attempts_of
 from services.store.case_records import audit
 from services.store.queue_reads import in_priority_order, person_view
 from services.store.tables import cases, events
@@ -36,9 +38,14 @@ REDISCLOSURE_NOTICE = (
     "substance use disorder, except as provided at 42 CFR 2.12(c)(5) and 2.65."
 )
 
-BASE = ["case_id", "status", "tier", "occurred_at", "window_due_at", "owner", "team_id"]
+BASE = [
+    "case_id", "status", "tier", "occurred_at", "window_due_at", "owner", "team_id",
+    "attempts", "methods", "people_met",
+]  # fmt: skip
 PERSON = ["first_name", "last_name", "dob", "phone", "address", "city", "zip"]
-CLINICAL = ["substances", "naloxone", "outcome", "referral"]
+CLINICAL = [
+    "substances", "naloxone", "outcome", "referral", "needs", "barriers", "services", "notes",
+]  # fmt: skip
 
 
 def _csv_line(values: Sequence[object]) -> str:
@@ -75,6 +82,7 @@ def export_csv(
         {"cases": [r.id for r in rows], "person": person, "clinical": clinical},
     )  # fmt: skip
     owners = usernames(conn, [r.owner_user_id for r in rows])
+    visits = attempts_of(conn, cipher, [r.id for r in rows], clinical, person)
     yield _csv_line(["# " + REDISCLOSURE_NOTICE])
     yield _csv_line(BASE + (PERSON if person else []) + (CLINICAL if clinical else []))
     for r in rows:
@@ -82,13 +90,38 @@ def export_csv(
             base=(
                 r.id, r.status, r.tier, r.occurred_at.isoformat(), r.window_due_at.isoformat(),
                 owners.get(r.owner_user_id, ""), r.assigned_team_id or r.planned_team_id,
+                *_visit_base(visits[r.id]),
             ),
             person=_person(conn, cipher, r.person_id) if person else None,
-            clinical=(*_clinical(conn, cipher, r.id), r.outcome, r.referral) if clinical else None,
+            clinical=(
+                *_clinical(conn, cipher, r.id), r.outcome, r.referral,
+                *_visit_clinical(visits[r.id]),
+            ) if clinical else None,
         )  # fmt: skip
         shown = redact(row, who, program_id)
         line = [*shown.base, *(shown.person or ()), *(shown.clinical or ())]
         yield _csv_line([_safe(v) for v in line])
+
+
+def _joined(values: Iterable[object]) -> str:
+    return "; ".join(dict.fromkeys(str(v) for v in values))
+
+
+def _visit_base(tried: Sequence[AttemptView]) -> tuple[object, ...]:
+    """How many attempts, how the team tried and whom they met (every role)."""
+    methods = _joined(a.method.value for a in tried if a.method)
+    met = _joined(p.value for a in tried for p in a.people_met)
+    return len(tried), methods, met
+
+
+def _visit_clinical(tried: Sequence[AttemptView]) -> tuple[object, ...]:
+    """Needs, barriers, services and notes of every attempt (clinical sight only)."""
+    return (
+        _joined(w for a in tried for w in a.needs),
+        _joined(w for a in tried for w in a.barriers),
+        _joined(s.value for a in tried for s in a.services),
+        " | ".join(f"{a.attempt_no}: {a.notes}" for a in tried if a.notes),
+    )
 
 
 def _person(conn: Connection, cipher: FieldCipher, person_id: str | None) -> tuple[object, ...]:

@@ -72,6 +72,15 @@ def open_scene(cipher: FieldCipher, event_key: str, sealed: str) -> Location:
     return Location.model_validate_json(cipher.open(sealed, f"events.scene:{event_key}"))
 
 
+def notes_aad(case_id: str, attempt_no: int) -> str:
+    return f"attempts.notes:{case_id}:{attempt_no}"
+
+
+def open_reply(cipher: FieldCipher, message_sid: str, sealed: str) -> str:
+    """A client's reply to a text, as they wrote it (sealed as `sms_replies.body`)."""
+    return cipher.open(sealed, f"sms_replies.body:{message_sid}")
+
+
 def open_patient(cipher: FieldCipher, event_key: str, sealed: str) -> Patient:
     return Patient.model_validate_json(cipher.open(sealed, f"events.patient:{event_key}"))
 

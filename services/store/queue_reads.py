@@ -14,11 +14,7 @@ from sqlalchemy import Connection, Select, and_, func, or_, select
 
 from schemas.case_views import (
     AddressView,
-    AttemptView,
-    CaseDetail,
-    ClinicalFacts,
     PersonView,
-    ReportView,
 )
 from schemas.cases import (
     TIER_RANK,
@@ -26,17 +22,14 @@ from schemas.cases import (
     EventRef,
     QueueItem,
     QueuePage,
-    Referral,
     ShiftPlan,
     Tier,
 )
-from services.accounts.redaction import redact, redacted_result
-from services.accounts.roles import Capability, Principal
 from services.core.priority import PRIORITY_COLUMNS
 from services.crypto.fields import FieldCipher
 from services.store import person_records
-from services.store.case_records import audit, event_refs, planned_of
-from services.store.tables import UTCDateTime, attempts, cases, events, persons
+from services.store.case_records import event_refs, planned_of
+from services.store.tables import UTCDateTime, attempts, cases, persons
 from services.store.user_reads import usernames
 
 
@@ -182,13 +175,13 @@ def shift_plans(
     return [ShiftPlan(team_id=t, shift_start=s, items=items) for (t, s), items in plans.items()]
 
 
-def _storable_id(value: str) -> bool:
+def storable_id(value: str) -> bool:
     """No stored id holds a NUL character; PostgreSQL refuses one even in a WHERE."""
     return "\x00" not in value
 
 
 def program_of_case(conn: Connection, case_id: str) -> str | None:
-    if not _storable_id(case_id):
+    if not storable_id(case_id):
         return None
     row = conn.execute(select(cases.c.program_id).where(cases.c.id == case_id)).first()
     return None if row is None else str(row.program_id)
@@ -214,92 +207,3 @@ def person_view(conn: Connection, cipher: FieldCipher, person_id: str) -> Person
         language=identity.get("language"),
         addresses=addresses,
     )
-
-
-def _reports(
-    conn: Connection, cipher: FieldCipher, case_id: str, clinical: bool
-) -> list[ReportView]:
-    rows = conn.execute(
-        select(events)
-        .where(events.c.case_id == case_id)
-        .order_by(events.c.occurred_at, events.c.id)
-    ).all()
-    out = []
-    for r in rows:
-        facts: ClinicalFacts | None = None
-        if clinical and r.clinical_sealed:
-            key = f"{r.source}|{r.agency_id}|{r.event_id}"
-            facts = person_records.open_clinical(cipher, key, r.clinical_sealed)
-        ref = EventRef(
-            source=r.source,
-            agency_id=r.agency_id,
-            event_id=r.event_id,
-            incident_number=r.incident_number,
-            occurred_at=r.occurred_at,
-        )
-        out.append(ReportView(ref=ref, clinical=facts))
-    return out
-
-
-def _attempts(conn: Connection, case_id: str, clinical: bool) -> list[AttemptView]:
-    rows = conn.execute(
-        select(attempts).where(attempts.c.case_id == case_id).order_by(attempts.c.attempt_no)
-    ).all()
-    return [
-        AttemptView(
-            attempt_no=r.attempt_no,
-            at=r.at,
-            team_id=r.team_id,
-            result=r.result if clinical else redacted_result(r.result),
-            referral=Referral(r.referral) if clinical and r.referral else None,
-            recorded_by=r.recorded_by,
-        )
-        for r in rows
-    ]
-
-
-def case_detail(
-    conn: Connection, cipher: FieldCipher, case_id: str, who: Principal, now: datetime
-) -> CaseDetail | None:
-    """One case as `who` may see it; None if it is not in one of their programs.
-
-    Call inside a transaction: the read is audited with it."""
-    if not _storable_id(case_id):
-        return None
-    row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
-    if row is None or not who.can(row.program_id, Capability.VIEW_QUEUE):
-        return None
-    clinical = who.can(row.program_id, Capability.VIEW_CLINICAL)
-    sees_person = who.can(row.program_id, Capability.VIEW_PERSON)
-    person = person_view(conn, cipher, row.person_id) if sees_person and row.person_id else None
-    owners = usernames(conn, [row.owner_user_id])
-    detail = CaseDetail(
-        case_id=row.id,
-        program_id=row.program_id,
-        version=row.version,
-        status=CaseStatus(row.status),
-        tier=Tier(row.tier),
-        occurred_at=row.occurred_at,
-        window_opens_at=row.window_opens_at,
-        window_due_at=row.window_due_at,
-        planned=planned_of(row, now),
-        at_risk_reason=row.at_risk_reason,
-        missed=row.missed_at is not None,
-        callback_requested=row.callback_requested_at is not None,
-        phone_invalid=row.phone_invalid_at is not None,
-        possible_death=row.possible_death_at is not None,
-        merged_into=row.merged_into,
-        owner=owners.get(row.owner_user_id) if row.owner_user_id else None,
-        assigned_team_id=row.assigned_team_id,
-        assigned_shift_start=row.assigned_shift_start,
-        outcome=row.outcome if clinical else redacted_result(row.outcome),
-        referral=Referral(row.referral) if clinical and row.referral else None,
-        person=person,
-        reports=_reports(conn, cipher, case_id, clinical),
-        attempts=_attempts(conn, case_id, clinical),
-    )
-    audit(
-        conn, now, who.actor, "case_read", "case", case_id,
-        {"person": person is not None, "clinical": clinical},
-    )  # fmt: skip
-    return redact(detail, who, row.program_id)

@@ -424,3 +424,26 @@ web_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+
+# Dead letters kept (workers/rejections.py); the original only sealed (AAD: letter_key)
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("letter_key", String(64), nullable=False, unique=True),  # keyed hash: once
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("field_errors", Text, nullable=False),  # JSON: [{field, message, type}]
+    Column("agency_id", String(64), nullable=True),
+    Column("source", String(16), nullable=True),
+    Column("program_id", String(64), nullable=True),  # the agency's (or county's) program
+    Column("origin_topic", String(255), nullable=True),
+    Column("origin_partition", Integer, nullable=True),
+    Column("origin_offset", Integer, nullable=True),
+    Column("rejected_at", UTCDateTime, nullable=False, index=True),
+    Column("stored_at", UTCDateTime, nullable=False),
+    Column("original_size", Integer, nullable=False),
+    Column("original_sealed", Text, nullable=False),
+    Index("ix_rejections_program", "program_id", "rejected_at"),
+)

@@ -115,7 +115,9 @@ def test_a_new_event_appears_on_an_open_queue_page_without_reload(
     case_id = next_new_row(page, before)
     row = page.locator(f'#queue-rows tr[data-case="{case_id}"]')
     expect(row.locator(".badge")).to_have_text("new")
-    expect(row.locator(f'a[href="/cases/{case_id}"]')).to_have_text(case_id[:8])
+    expect(row.locator(f'a[href="/cases/{case_id}"]')).to_have_text("Avery B.")  # short name
+    expect(row.locator(".case-id")).to_have_text(case_id[:8])
+    expect(row.locator(".reason")).to_have_text("never contacted")
     expect(row.locator(".countdown")).not_to_be_empty()
     expect(page.locator("#total")).to_have_text(str(total_before + 1))
     assert sorted(cases_shown(page)) == sorted([*before, case_id])
@@ -142,7 +144,7 @@ def test_not_located_then_the_same_persons_next_case_comes_in_unlocated(
     expect(page.locator("#case-owner")).to_have_text("nobody")
 
     page.click("#claim")
-    expect(page).to_have_url(f"{stack.api}/cases/{first}")
+    expect(page).to_have_url(f"{stack.api}/cases/{first}?message=Claimed.")
     expect(page.locator("#case-owner")).to_have_text("blake_coord")
     expect(page.locator("#release")).to_be_visible()
 
@@ -150,11 +152,11 @@ def test_not_located_then_the_same_persons_next_case_comes_in_unlocated(
     form.locator("select[name=result]").select_option("not_located")
     form.get_by_label("close the case with this result").check()
     form.locator("#record").click()
-    expect(page).to_have_url(f"{stack.api}/cases/{first}")
+    expect(page.locator(".message")).to_have_text("Attempt 1 saved. The case is closed.")
     expect(page.locator("[role=alert]")).to_have_count(0)
-    expect(page.locator("#case-status")).to_have_text("closed · not_located")
+    expect(page.locator("#case-status")).to_have_text("Closed · Not located")
     expect(page.locator("#attempts li")).to_have_count(1)
-    expect(page.locator("#attempts li")).to_contain_text("not_located")
+    expect(page.locator("#attempts li")).to_contain_text("Not located")
     expect(page.locator("#attempt-form")).to_have_count(0)  # a closed case takes no more
 
     page.click("text=← Queue")
@@ -172,6 +174,7 @@ def test_not_located_then_the_same_persons_next_case_comes_in_unlocated(
     expect(row.locator(".badge")).to_have_text("unlocated")
     expect(row.locator(".badge")).to_have_class("badge tier-unlocated")
     expect(row).to_have_class("tier-unlocated")
+    expect(row.locator(".reason")).to_contain_text("not located on ")  # the first case's
     unchanged()
 
     item = queue_item(page, stack, second)
@@ -209,8 +212,8 @@ def test_a_possible_death_is_flagged_and_a_coordinator_confirms_it(
     expect(page.locator("#possible-death")).to_contain_text("A fatal overdose report may be")
     screenshots(page, "case-possible-death")
     page.click("#confirm-death")
-    expect(page).to_have_url(f"{stack.api}/cases/{case_id}")
-    expect(page.locator("#case-status")).to_have_text("closed · deceased")
+    expect(page.locator(".message")).to_have_text("Death confirmed.")
+    expect(page.locator("#case-status")).to_have_text("Closed · Deceased")
     expect(page.locator("#possible-death")).to_have_count(0)
     screenshots(page, "case-deceased")
 

@@ -19,6 +19,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +110,35 @@ def fresh_stack(tmp_path: Path) -> Iterator[Stack]:
     yield from _running(tmp_path)
 
 
-def test_publish_gives_two_cases_within_5_s_and_one_rejection(stack: Stack) -> None:
+def recent_copy(example: Path, into: Path) -> Path:
+    """The example file with its times moved (intervals kept) so its last overdose was 2 h
+    before the session's clock: the file is dated, the test must pass on any day. Lines
+    that are not JSON (the malformed one) are copied as they are."""
+    lines = example.read_text().splitlines()
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            parsed.append(None)
+    times = [datetime.fromisoformat(e["occurred_at"]) for e in parsed if e]
+    shift = wall_clock.now() - timedelta(hours=2) - max(times)
+    out = []
+    for line, event in zip(lines, parsed, strict=True):
+        if event is None:
+            out.append(line)
+            continue
+        at = datetime.fromisoformat(event["occurred_at"]) + shift
+        out.append(json.dumps({**event, "occurred_at": at.isoformat()}))
+    copy = into / example.name
+    copy.write_text("\n".join(out) + "\n")
+    return copy
+
+
+def test_publish_gives_two_cases_within_5_s_and_one_rejection(stack: Stack, tmp_path: Path) -> None:
+    example = recent_copy(EXAMPLE, tmp_path)
     started = time.monotonic()
-    published = stack.qrt("publish", str(EXAMPLE))
+    published = stack.qrt("publish", str(example))
     assert published.returncode == 0, published.stderr
     assert "published 4 event(s); 0 failed" in published.stdout
     assert "line 4: warning" in published.stderr
@@ -132,7 +159,7 @@ def test_publish_gives_two_cases_within_5_s_and_one_rejection(stack: Stack) -> N
     assert len(rejected) == 1
     record = decode(RejectedEvent, rejected[0].value)
     assert record.reason is RejectReason.MALFORMED_JSON and "JSON" in record.detail
-    assert record.original() == EXAMPLE.read_bytes().splitlines()[3].strip()
+    assert record.original() == example.read_bytes().splitlines()[3].strip()
 
     # The repeat reached the case worker (3 routed records) and the worker has committed
     # past all of them: it yielded nothing new.
@@ -174,8 +201,6 @@ def test_a_second_stack_on_the_same_data_dir_or_port_is_refused(stack: Stack) ->
 
 
 def _event(event_id: str, source: str, agency: str, minutes_ago: int, **extra: Any) -> str:
-    from datetime import timedelta
-
     at = wall_clock.now() - timedelta(minutes=minutes_ago)
     return json.dumps(
         {

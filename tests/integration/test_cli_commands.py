@@ -23,7 +23,9 @@ def test_schema_command_prints_the_contract(capsys: pytest.CaptureFixture[str]) 
     assert set(schema["properties"]) == CONTRACT_FIELDS
     assert set(schema["required"]) == {"event_id", "source", "agency_id", "occurred_at"}
     location = schema["$defs"]["Location"]["properties"]
-    assert {"lat", "lon", "address", "city", "state", "zip", "county_fips"} == set(location)
+    assert {"lat", "lon", "address", "city", "state", "zip", "county_fips", "description"} == set(
+        location
+    )
     patient = schema["$defs"]["Patient"]["properties"]
     assert {"first_name", "last_name", "dob", "sex", "phone", "language", "address"} == set(patient)
 

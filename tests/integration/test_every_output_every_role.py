@@ -107,6 +107,8 @@ def outputs(
     """(output, kind, status, body) of every output, as this caller."""
     api = [
         ("queue", "/api/v1/programs/example/queue?status=all"),
+        ("queue with names", "/api/v1/programs/example/queue?status=all&include=person"),
+        ("queue with reasons", "/api/v1/programs/example/queue?status=all&include=tier_reason"),
         ("case detail", f"/api/v1/cases/{case_id}"),
         ("plan", "/api/v1/programs/example/plan"),
         ("reviews", "/api/v1/programs/example/reviews"),
@@ -158,7 +160,11 @@ def test_no_output_shows_a_role_what_it_may_not_see(store: Store) -> None:
         assert all(m in coordinator[name] for m in ("Carfentanil", "Dana")), name
     assert "deferred" in coordinator["queue"] and ",deferred," in coordinator["csv"]
     assert "Dana" in coordinator["reviews"] and "Dana" in coordinator["reviews page"]
+    assert "Dana" in coordinator["queue with names"] and "Dana" in coordinator["queue page"]
+    assert "wants help later" in coordinator["queue with reasons"]
     manager = seen[Role.PROGRAM_MANAGER]
     assert "Carfentanil" in manager["csv"] and "Dana" not in manager["csv"]
     officer = seen[Role.LAW_ENFORCEMENT]
     assert "Dana" in officer["case detail"] and '"tier":"follow-up"' in officer["queue"]
+    assert "Dana" in officer["queue with names"] and "queue with reasons" not in officer
+    assert "wants help later" in manager["queue with reasons"] and "queue with names" not in manager

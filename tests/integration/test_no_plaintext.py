@@ -11,7 +11,7 @@ from sqlalchemy import String, Text, select
 
 from schemas.cases import VisitResult
 from services.cases.reviews import link_review, open_reviews
-from services.cases.visits import record_attempt
+from services.cases.visits import VisitDetails, record_attempt
 from services.crypto.fields import FieldCipher
 from services.sms.inbound import handle_reply
 from services.sms.texts import schedule_case_texts
@@ -30,7 +30,7 @@ PEOPLE = [
 SECRETS = [
     "Quentavious", "quentavious", "Zyndrell", "zyndrell", "1987-06-14", "19870614",
     "3045550187", "555-0187", "Wexmoor", "wexmoor", "Marisol", "Oyelaran", "oyelaran",
-    "1993-11-02", "3045550163",
+    "1993-11-02", "3045550163", "Philomena", "Quarrington",
 ]  # fmt: skip
 
 
@@ -56,7 +56,9 @@ def _exercise(store: Store, cipher: FieldCipher) -> None:
     )
     case_id = store.queue("example")[0].case_id
     record_attempt(store, case_id, result=VisitResult.NOT_LOCATED, at=scene.now,
-                   team_id="day", referral=None, actor="t", now=scene.now)  # fmt: skip
+                   team_id="day", referral=None, actor="t", now=scene.now, cipher=cipher,
+                   details=VisitDetails(notes="his aunt Philomena Quarrington answered"),
+                   )  # fmt: skip
 
 
 def test_sqlite_file_holds_no_plaintext(tmp_path: Path, cipher: FieldCipher) -> None:

@@ -188,11 +188,14 @@ def test_queue_page_lists_the_cases_with_tier_badges(store: Store) -> None:
         stored = {r.id: r.tier for r in conn.execute(select(cases.c.id, cases.c.tier))}
     listed = re.findall(r'<tr class="tier-(\w+)[^"]*" data-case="([0-9a-f-]+)"', page.text)
     assert {case_id: tier for tier, case_id in listed} == stored and len(listed) == 2
+    named = patient_case(store)
     for case_id, tier in stored.items():
         assert f'<span class="badge tier-{tier}">{tier}</span>' in page.text
-        assert f'<a href="/cases/{case_id}">{case_id[:8]}</a>' in page.text
+        shown = "Dana E." if case_id == named else f"Case {case_id[:8]}"  # short name, else id
+        assert f'<a href="/cases/{case_id}" class="case-link">{shown}</a>' in page.text
     assert '<span id="total">2</span>' in page.text
-    assert "Dana" not in page.text  # the queue shows no personal data
+    assert '<span class="area">Huntington 25701</span>' in page.text  # the residence's area
+    assert "Dana Example" not in page.text and "1 Test St" not in page.text  # no more than that
     assert rows.headers["X-Total-Count"] == "2" and rows.text.count("data-case=") == 2
     assert "No cases match." in deferred.text and "data-case=" not in deferred.text
 
@@ -242,7 +245,8 @@ def test_claim_and_record_an_attempt_through_the_page_forms(store: Store) -> Non
             data={"csrf_token": token, "version": version},
             follow_redirects=False,
         )
-        assert claimed.status_code == 303 and claimed.headers["location"] == f"/cases/{case_id}"
+        assert claimed.status_code == 303
+        assert claimed.headers["location"] == f"/cases/{case_id}?message=Claimed."
         with store.engine.connect() as conn:
             row = conn.execute(select(cases).where(cases.c.id == case_id)).one()
         assert row.owner_user_id == user_id and row.version == int(version) + 1
@@ -274,7 +278,8 @@ def test_claim_and_record_an_attempt_through_the_page_forms(store: Store) -> Non
         (1, "not_located", "day-east", "user:peer")
     ]
     assert status == "open"
-    assert "not_located" in shown.text and "by user:peer" in shown.text
+    assert "<strong>Not located</strong>" in shown.text and "by peer" in shown.text
+    assert "message=Attempt+1+saved." in recorded.headers["location"]  # the confirmation
 
 
 def test_an_attempt_form_may_close_the_case_with_a_referral(store: Store) -> None:

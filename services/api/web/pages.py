@@ -13,35 +13,21 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from schemas.case_views import AttemptCreate
-from schemas.cases import Referral, Tier, VisitResult
 from services.accounts.credentials import close_session, open_session, same_secret
 from services.accounts.lockout import locked_hint, throttle_of
-from services.accounts.redaction import redact, sees_tier
 from services.accounts.roles import Capability
 from services.accounts.users import authenticate
 from services.api.auth import SESSION_COOKIE, Caller, PageCaller, context_of, require
-from services.api.case_actions import (
-    case_program,
-    decide_death,
-    filters_from,
-    parse_if_match,
-    record_visit,
-)
-from services.api.errors import http_error
 from services.api.limits import sign_in_allowed
-from services.api.program_actions import decide_review, open_review_views, plans_for
+from services.api.program_actions import decide_review, open_review_views
 from services.api.web.render import page
 from services.bootstrap import Context
-from services.cases import ownership, read_views, visits
-from services.store.queue_reads import queue_page
 
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "qrt_login"
-PAGE_SIZE = 200
 
 
-def _common(ctx: Context, caller: Caller) -> dict[str, Any]:
+def page_common(ctx: Context, caller: Caller) -> dict[str, Any]:
     return {
         "who": caller.principal,
         "csrf": caller.csrf_token,
@@ -50,7 +36,7 @@ def _common(ctx: Context, caller: Caller) -> dict[str, Any]:
     }
 
 
-def _program(ctx: Context, caller: Caller, program_id: str) -> Any:
+def page_program(ctx: Context, caller: Caller, program_id: str) -> Any:
     require(caller, program_id, Capability.VIEW_QUEUE)
     program = ctx.programs.get(program_id)
     if program is None:
@@ -139,201 +125,16 @@ def home(request: Request, caller: PageCaller) -> Response:
     return RedirectResponse(f"/programs/{programs[0]}/queue", status_code=303)
 
 
-def _page_filters(request: Request) -> dict[str, Any]:
-    q = request.query_params
-    tier = q.get("tier") or None
-    return {
-        "tier": tier if tier in {t.value for t in Tier} else None,
-        "team": (q.get("team") or None),
-        "at_risk": q.get("at_risk") == "true" or None,
-        "callback_requested": q.get("callback_requested") == "true" or None,
-        "owner": "me" if q.get("owner") == "me" else None,
-    }
-
-
-def _queue_values(request: Request, caller: Caller, program_id: str) -> dict[str, Any]:
-    ctx = context_of(request)
-    program = _program(ctx, caller, program_id)
-    f = _page_filters(request)
-    if not sees_tier(caller.principal, program_id):
-        f["tier"] = None  # a role that sees no tiers gets no tier filter
-    filters = filters_from(
-        caller, [Tier(f["tier"])] if f["tier"] else None, "open", f["team"], f["at_risk"],
-        None, f["callback_requested"], f["owner"], ctx,
-    )  # fmt: skip
-    with ctx.store.engine.connect() as conn:
-        found = redact(
-            queue_page(conn, program_id, filters, limit=PAGE_SIZE, now=ctx.clock()),
-            caller.principal, program_id,
-        )  # fmt: skip
-    kept = {k: v for k, v in f.items() if v}
-    return {
-        **_common(ctx, caller),
-        "program_id": program_id,
-        "program_name": program.name,
-        "zone": program.timezone,
-        "page": found,
-        "filters": f,
-        "query": ("?" + urlencode(kept)) if kept else "",
-        "tiers": [t.value for t in Tier] if sees_tier(caller.principal, program_id) else [],
-        "can_review": caller.principal.can(program_id, Capability.REVIEW),
-        "can_export": caller.principal.can(program_id, Capability.EXPORT),
-    }
-
-
-@router.get("/programs/{program_id}/queue", response_class=HTMLResponse)
-def queue_view(program_id: str, request: Request, caller: PageCaller) -> Response:
-    return page(request, "queue.html", **_queue_values(request, caller, program_id))
-
-
-@router.get("/programs/{program_id}/queue/rows", response_class=HTMLResponse)
-def queue_rows(program_id: str, request: Request, caller: PageCaller) -> Response:
-    values = _queue_values(request, caller, program_id)
-    response = page(request, "queue_rows.html", **values)
-    response.headers["X-Total-Count"] = str(values["page"].total)
-    return response
-
-
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_view(
-    case_id: str, request: Request, caller: PageCaller, error: str | None = None
-) -> Response:
-    ctx = context_of(request)
-    detail = read_views.read_case(ctx.store, ctx.cipher, case_id, caller.principal, ctx.clock())
-    if detail is None:
-        raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
-    program = ctx.programs.get(detail.program_id)
-    who = caller.principal
-    return page(
-        request, "case.html", **_common(ctx, caller), case=detail,
-        zone=program.timezone if program else "UTC",
-        teams=[t.id for t in program.teams] if program else [],
-        results=[r.value for r in VisitResult], referrals=[r.value for r in Referral],
-        can_claim=who.can(detail.program_id, Capability.CLAIM),
-        can_record=who.can(detail.program_id, Capability.RECORD),
-        can_clinical=who.can(detail.program_id, Capability.VIEW_CLINICAL),
-        can_decide_death=who.can(detail.program_id, Capability.REVIEW),
-        error=error,
-    )  # fmt: skip
-
-
-def _back(case_id: str, error: str | None = None) -> Response:
-    query = f"?{urlencode({'error': error})}" if error else ""
-    return RedirectResponse(f"/cases/{case_id}{query}", status_code=303)
-
-
-@router.post("/cases/{case_id}/claim")
-def claim(
-    case_id: str,
-    request: Request,
-    caller: PageCaller,
-    version: Annotated[str | None, Form()] = None,
-) -> Response:
-    return _set_owner(request, caller, case_id, version, claim=True)
-
-
-@router.post("/cases/{case_id}/release")
-def release(
-    case_id: str,
-    request: Request,
-    caller: PageCaller,
-    version: Annotated[str | None, Form()] = None,
-) -> Response:
-    return _set_owner(request, caller, case_id, version, claim=False)
-
-
-def _set_owner(
-    request: Request, caller: Caller, case_id: str, version: str | None, *, claim: bool
-) -> Response:
-    ctx = context_of(request)
-    who = caller.principal
-    case_program(ctx, caller, case_id, Capability.CLAIM)
-    try:
-        ownership.change_owner(
-            ctx.store, case_id,
-            owner_id=who.user_id if claim else None, owner_name=who.username if claim else None,
-            team_id=None, shift_start=None, take_over=False,
-            expected_version=parse_if_match(version), acting_user_id=who.user_id,
-            actor=who.actor, now=ctx.clock(),
-        )  # fmt: skip
-    except visits.VisitRecordError as exc:
-        return _back(case_id, str(http_error(exc).detail))
-    return _back(case_id)
-
-
-@router.post("/cases/{case_id}/attempts")
-def attempt(
-    case_id: str,
-    request: Request,
-    caller: PageCaller,
-    result: Annotated[str, Form(max_length=48)],
-    referral: Annotated[str, Form(max_length=48)] = "",
-    team_id: Annotated[str, Form(max_length=64)] = "",
-    close: Annotated[str, Form(max_length=8)] = "",
-    version: Annotated[str | None, Form()] = None,
-) -> Response:
-    ctx = context_of(request)
-    program_id = case_program(ctx, caller, case_id, Capability.RECORD)
-    try:
-        record = AttemptCreate(
-            result=VisitResult(result),
-            referral=Referral(referral) if referral else None,
-            team_id=team_id or None,
-            close=close == "true",
-        )
-    except ValueError:
-        return _back(case_id, "unknown result or referral")
-    if record.referral is not None:
-        require(caller, program_id, Capability.VIEW_CLINICAL)
-    try:
-        record_visit(ctx, caller, program_id, case_id, record, ctx.clock(), parse_if_match(version))
-    except HTTPException as exc:
-        return _back(case_id, str(exc.detail))
-    return _back(case_id)
-
-
-@router.post("/cases/{case_id}/possible-death")
-def possible_death(
-    case_id: str,
-    request: Request,
-    caller: PageCaller,
-    decision: Annotated[str, Form(max_length=16)],
-) -> Response:
-    ctx = context_of(request)
-    program_id = case_program(ctx, caller, case_id, Capability.REVIEW)
-    if decision not in ("confirm", "dismiss"):
-        return _back(case_id, "decide confirm or dismiss")
-    try:
-        decide_death(ctx, caller, program_id, case_id, confirm=decision == "confirm")
-    except HTTPException as exc:
-        return _back(case_id, str(exc.detail))
-    return _back(case_id)
-
-
-@router.get("/programs/{program_id}/plan", response_class=HTMLResponse)
-def plan_view(program_id: str, request: Request, caller: PageCaller) -> Response:
-    ctx = context_of(request)
-    program = _program(ctx, caller, program_id)
-    plans = redact(plans_for(ctx, program_id, None, None, 8), caller.principal, program_id)
-    people = read_views.plan_people(
-        ctx.store, ctx.cipher, plans, caller.principal, program_id, ctx.clock()
-    )
-    return page(
-        request, "plan.html", **_common(ctx, caller), program_id=program_id,
-        program_name=program.name, zone=program.timezone, plans=plans, people=people,
-    )  # fmt: skip
-
-
 @router.get("/programs/{program_id}/reviews", response_class=HTMLResponse)
 def reviews_view(
     program_id: str, request: Request, caller: PageCaller, message: str | None = None
 ) -> Response:
     ctx = context_of(request)
-    program = _program(ctx, caller, program_id)
+    program = page_program(ctx, caller, program_id)
     require(caller, program_id, Capability.REVIEW)
     found = open_review_views(ctx, caller, program_id)
     return page(
-        request, "reviews.html", **_common(ctx, caller), program_id=program_id,
+        request, "reviews.html", **page_common(ctx, caller), program_id=program_id,
         program_name=program.name, reviews=found, message=message,
     )  # fmt: skip
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.api.web.labels import actor_words, words
+from services.api.web.links import geo_uri, place_words, tel_uri
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -42,6 +43,7 @@ def due_in(value: datetime, now: datetime) -> str:
 _env.filters["local"] = local_time
 _env.filters["words"] = words
 _env.filters["actor"] = actor_words
+_env.globals.update(geo_uri=geo_uri, tel_uri=tel_uri, place_words=place_words)
 _env.globals["due_in"] = due_in
 
 SECURITY_HEADERS = {

@@ -20,10 +20,11 @@ function tickCountdowns() {
   }
 }
 
+// The queue page: its live part (counts, pager, rows; queue_rows.html) is fetched again
+// whole, for the same filters and page, whenever the stream announces a change.
 function liveQueue(table) {
   const status = document.getElementById("live-status");
-  const rows = document.getElementById("queue-rows");
-  const total = document.getElementById("total");
+  const live = document.getElementById("queue-live");
   let pending = null;
 
   async function refresh() {
@@ -40,8 +41,7 @@ function liveQueue(table) {
       return;
     }
     status.textContent = "live";
-    rows.innerHTML = await answer.text();  // server-rendered, escaped by the server
-    total.textContent = answer.headers.get("X-Total-Count") || total.textContent;
+    live.innerHTML = await answer.text();  // server-rendered, escaped by the server
     tickCountdowns();
     table.dataset.refreshed = String(Date.now());
   }
