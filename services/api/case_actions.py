@@ -119,6 +119,8 @@ def record_visit(
     """An attempt, and when asked, the outcome that closes the case with its result."""
     who = caller.principal
     now = ctx.clock()
+    if attempt.notes or attempt.needs or attempt.barriers or attempt.services:
+        require(caller, program_id, Capability.VIEW_CLINICAL)  # what they could not read back
     storable_text("team_id", attempt.team_id)
     program = ctx.programs.get(program_id)
     teams = {t.id for t in program.teams} if program else set()

@@ -123,6 +123,13 @@ def test_the_visit_record_from_the_page_and_who_sees_the_notes(store: Store) -> 
     ).json()
     assert seen["attempts"][0]["notes"] is None and seen["attempts"][0]["method"] == "in_person"
     assert seen["attempts"][0]["people_met"] == ["client", "family"]
+    # nor may law enforcement write what they could not read back
+    wrote = api.post(
+        f"/api/v1/cases/{case_id}/attempts",
+        json={"result": "not_located", "notes": "x"},
+        headers=bearer(store, "le2", Role.LAW_ENFORCEMENT),
+    )
+    assert wrote.status_code == 403
 
 
 def test_the_api_refuses_words_outside_the_vocabulary_and_a_time_before_the_overdose(
