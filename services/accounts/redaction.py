@@ -9,8 +9,10 @@ match review, a CSV export row) and returns it as `who` may see it:
   only because the person "declined, wants help later", and `[program.tiers]` can make
   one mean "accepted treatment"), no referral, no clinical facts of a report, and of a
   visit result only whether contact was made (`contacted` for every `contacted_*`);
-  such a role may not filter the queue by tier either (the filter tells the same);
-- without sight of the person: no name, date of birth, phone or address.
+  such a role may not filter the queue by tier either (the filter tells the same); nor
+  a queue row's tier reason, a visit's notes, needs, barriers or services, or a reply;
+- without sight of the person: no name, date of birth, phone, address, area or place,
+  no visit notes (free text can name anyone) and no reply.
 
 The readers also leave out what the caller may not see (least privilege: nothing is
 opened for nothing); `redact` is the guarantee at the edge, applied last. The test
