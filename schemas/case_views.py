@@ -11,7 +11,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.cases import CaseStatus, EventRef, PlannedVisit, Referral, ShownTier, VisitResult
+from schemas.cases import (
+    CaseKind,
+    CaseStatus,
+    EventRef,
+    PlannedVisit,
+    Referral,
+    ReferralKind,
+    ShownTier,
+    VisitResult,
+)
+from schemas.engagement_views import ContactView, TreatmentReferralView
 from schemas.visits import NOTES_MAX, PersonMet, ServiceGiven, VisitMethod
 
 
@@ -137,6 +147,12 @@ class CaseDetail(BaseModel):
     reports: list[ReportView]
     attempts: list[AttemptView]
     replies: list[ReplyView] = Field(default_factory=list)
+    kind: CaseKind = CaseKind.OVERDOSE
+    referral_kind: ReferralKind | None = None
+    engaged: bool = False  # the client stays in touch; closed only by an outcome
+    next_checkin_at: datetime | None = None
+    contacts: list[ContactView] = Field(default_factory=list)
+    treatment: list[TreatmentReferralView] = Field(default_factory=list)
 
 
 class OwnerChange(BaseModel):

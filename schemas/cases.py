@@ -10,17 +10,48 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Tier(StrEnum):
-    """QRT priority: never contacted first, then not located, then deferred."""
+    """QRT priority: never contacted first, then not located, then deferred; below them
+    the clients who stay engaged, then the families supported after a death (a program
+    may move these two: `[program.queue]`)."""
 
     NEW = "new"
     UNLOCATED = "unlocated"
     DEFERRED = "deferred"
+    ENGAGED = "engaged"
+    FAMILY_SUPPORT = "family_support"
 
 
-TIER_RANK: dict[Tier, int] = {Tier.NEW: 0, Tier.UNLOCATED: 1, Tier.DEFERRED: 2}
+TIER_RANK: dict[Tier, int] = {
+    Tier.NEW: 0,
+    Tier.UNLOCATED: 1,
+    Tier.DEFERRED: 2,
+    Tier.ENGAGED: 3,
+    Tier.FAMILY_SUPPORT: 4,
+}
 # What a role without clinical sight sees instead of a tier (services/accounts/redaction.py)
 NEUTRAL_TIER = "follow-up"
 ShownTier = Tier | Literal["follow-up"]
+
+
+class CaseKind(StrEnum):
+    """What opened the case: an overdose report, a referral, or a death (the family)."""
+
+    OVERDOSE = "overdose"
+    REFERRAL = "referral"
+    FAMILY_SUPPORT = "family_support"
+
+
+class ReferralKind(StrEnum):
+    """Who asked for help for the person (a referral's `kind`)."""
+
+    SELF = "self"
+    FAMILY = "family"
+    FRIEND = "friend"
+    WALK_IN = "walk_in"
+    PROVIDER = "provider"
+    HOSPITAL = "hospital"
+    COURT = "court"
+    OTHER = "other"
 
 
 class CaseStatus(StrEnum):
@@ -154,6 +185,9 @@ class QueueItem(BaseModel):
     owner: str | None = None  # the username of the one member who owns the case
     assigned_team_id: str | None = None
     assigned_shift_start: datetime | None = None
+    kind: CaseKind = CaseKind.OVERDOSE
+    referral_kind: ReferralKind | None = None
+    next_checkin_at: datetime | None = None  # an engaged client's next check-in
     # Only when asked (`include=person`, roles that see the person; the read is audited):
     name: str | None = None  # first name and last initial, "Dana E."; the case has the rest
     area: str | None = None  # city and ZIP of the overdose scene, else of the latest residence

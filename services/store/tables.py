@@ -3,60 +3,27 @@
 Personal data (names, DOB, phone, addresses) is only ever stored sealed
 (`*_sealed` columns, AES-GCM, see services/crypto) and matched through keyed
 blind-index tokens (`person_index`); no column holds it in plaintext.
+
+The accounts' tables live in tables_accounts.py, those of referrals, contacts and
+treatment in tables_engagement.py; every table is importable from here.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = MetaData(naming_convention=NAMING)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on every backend (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime refused by the store; pass an aware datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
+from services.store.table_base import UTCDateTime, metadata
 
 cases = Table(
     "cases",
@@ -95,6 +62,12 @@ cases = Table(
     Column("possible_death_at", UTCDateTime, nullable=True),
     Column("possible_death_event_id", Integer, nullable=True),
     Column("merged_into", String(36), nullable=True),  # outcome merged_into: the survivor
+    # overdose | referral | family_support; a referral's kind (self, family, walk_in, ...)
+    Column("kind", String(24), nullable=False, server_default="overdose"),
+    Column("referral_kind", String(16), nullable=True),
+    # engaged: the client stays in touch; the team's next check-in (planned like a window)
+    Column("engaged_at", UTCDateTime, nullable=True),
+    Column("next_checkin_at", UTCDateTime, nullable=True),
     Index(
         "ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at", "id"
     ),
@@ -171,6 +144,7 @@ attempts = Table(
     Column("barriers", String(400), nullable=True),
     Column("services", String(400), nullable=True),
     Column("people_met", String(400), nullable=True),
+    Column("contact_id", Integer, nullable=True),  # an attempt made to a contact of the case
     UniqueConstraint("case_id", "attempt_no", name="uq_attempts_case_attempt_no"),
 )
 
@@ -231,6 +205,7 @@ events = Table(
     Column("patient_sealed", Text, nullable=True),
     Column("scene_tokens", String(200), nullable=True),
     Column("scene_sealed", Text, nullable=True),  # the place (address, lat/lon, description)
+    Column("referral_sealed", Text, nullable=True),  # who referred, urgency, notes (referrals)
     Column("phone_token", String(64), nullable=True),  # blind index of the patient's phone
     # substances, disposition, naloxone: sealed; never shown to law-enforcement members
     Column("clinical_sealed", Text, nullable=True),
@@ -285,6 +260,7 @@ sms_texts = Table(
     Column("kind", String(32), nullable=False),
     Column("language", String(3), nullable=False),
     Column("body", Text, nullable=False),
+    Column("contact_id", Integer, nullable=True),  # a text to a contact, not to the client
     Column("zone", String(64), nullable=False),
     Column("state_code", String(2), nullable=True),
     Column("state", String(16), nullable=False),
@@ -382,51 +358,6 @@ rate_buckets = Table(
 )
 
 
-# --- accounts of the work-queue API and pages (services/accounts) -------------------
-# Passwords as argon2 hashes; bearer tokens and session cookies as SHA-256 only.
-
-users = Table(
-    "users",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("username", String(64), nullable=False, unique=True),
-    Column("password_hash", String(255), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("disabled_at", UTCDateTime, nullable=True),
-)
-
-user_roles = Table(
-    "user_roles",
-    metadata,
-    Column("user_id", String(36), ForeignKey("users.id"), primary_key=True),
-    Column("program_id", String(64), primary_key=True),  # "*": every program (admin)
-    Column("role", String(32), nullable=False),
-)
-
-api_tokens = Table(
-    "api_tokens",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
-    Column("label", String(100), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
-    Column("revoked_at", UTCDateTime, nullable=True),
-    Column("last_used_at", UTCDateTime, nullable=True),  # noted at most once a minute
-)
-
-web_sessions = Table(
-    "web_sessions",
-    metadata,
-    Column("session_hash", String(64), primary_key=True),
-    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
-    Column("csrf_token", String(64), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("expires_at", UTCDateTime, nullable=False),
-)
-
-
-# Dead letters kept (workers/rejections.py); the original only sealed (AAD: letter_key)
 rejections = Table(
     "rejections",
     metadata,
@@ -447,3 +378,19 @@ rejections = Table(
     Column("original_sealed", Text, nullable=False),
     Index("ix_rejections_program", "program_id", "rejected_at"),
 )
+
+
+from services.store.tables_accounts import api_tokens, user_roles, users, web_sessions  # noqa: E402
+from services.store.tables_engagement import (  # noqa: E402
+    case_contacts,
+    provider_keys,
+    treatment_referrals,
+)
+
+__all__ = [
+    "UTCDateTime", "agency_keys", "api_tokens", "attempts", "audit_log", "case_contacts",
+    "case_events", "cases", "events", "gateway_inbox", "match_reviews", "metadata",
+    "person_addresses", "person_index", "persons", "program_state", "provider_keys",
+    "rate_buckets", "rejections", "sms_consents", "sms_outbox", "sms_replies", "sms_statuses",
+    "sms_texts", "timers", "treatment_referrals", "user_roles", "users", "web_sessions",
+]  # fmt: skip

@@ -231,7 +231,10 @@ def test_the_page_shows_counts_reasons_and_names_as_each_role_may_see(store: Sto
     coordinator = pages[Role.COORDINATOR]
     counts = re.findall(r'data-tier="(\w+)"><span class="badge tier-\w+">\w+</span> '
                         r'<span class="n">(\d+)</span>', coordinator)  # fmt: skip
-    assert counts == [("new", "4"), ("unlocated", "2"), ("deferred", "1")]
+    assert counts == [
+        ("new", "4"), ("unlocated", "2"), ("deferred", "1"), ("engaged", "0"),
+        ("family_support", "0"),
+    ]  # fmt: skip
     assert ">Avery A.</a>" in coordinator and "not located on 11/20" in coordinator
     officer = pages[Role.LAW_ENFORCEMENT]
     assert ">Avery A.</a>" in officer and 'id="tier-counts"' not in officer
