@@ -22,6 +22,7 @@ from schemas.cases import (
     VisitResult,
 )
 from schemas.engagement_views import ContactView, TreatmentReferralView
+from schemas.referral_views import ReferralView
 from schemas.visits import NOTES_MAX, PersonMet, ServiceGiven, VisitMethod
 
 
@@ -117,6 +118,7 @@ class AttemptView(BaseModel):
     needs: list[str] = Field(default_factory=list)
     barriers: list[str] = Field(default_factory=list)
     services: list[ServiceGiven] = Field(default_factory=list)
+    contact_id: int | None = None  # made to a contact of the case, not to the client
 
 
 class CaseDetail(BaseModel):
@@ -151,8 +153,15 @@ class CaseDetail(BaseModel):
     referral_kind: ReferralKind | None = None
     engaged: bool = False  # the client stays in touch; closed only by an outcome
     next_checkin_at: datetime | None = None
-    contacts: list[ContactView] = Field(default_factory=list)
+    engaged_at: datetime | None = None  # since when (kept once closed)
+    checkin_every_days: int | None = None  # the cadence, if one was set
+    first_contact_at: datetime | None = None  # only a contacted client can stay engaged
+    contacts: list[ContactView] = Field(default_factory=list)  # roles that see identities
+    contacts_count: int = 0  # how many contacts (every role)
+    contact_needed: bool = False  # a family-support case with no contact: add one
+    deceased_person_id: str | None = None  # a family-support case: whose death opened it
     treatment: list[TreatmentReferralView] = Field(default_factory=list)
+    referrals: list[ReferralView] = Field(default_factory=list)  # who asked for help
 
 
 class OwnerChange(BaseModel):
@@ -190,6 +199,9 @@ class AttemptCreate(BaseModel):
         default_factory=list, description="words of the program's needs vocabulary"
     )
     services: Annotated[list[ServiceGiven], Field(max_length=7)] = Field(default_factory=list)
+    contact_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        default=None, description="made to this contact of the case (its id), not the client"
+    )
 
 
 class OutcomeCreate(BaseModel):

@@ -112,6 +112,9 @@ class CaseEventKind(StrEnum):
     POSSIBLE_DEATH = "possible_death"  # a fatal report may be this person: to confirm
     MERGED = "merged"  # another open case of the same person was merged into this one
     CALLBACK_HANDLED = "callback_handled"  # a member answered the client's call-back request
+    CONTACTS_CHANGED = "contacts_changed"  # a contact of the case added or removed
+    ENGAGED = "engaged"  # the client stays in touch: the next check-in set or moved
+    ENGAGEMENT_ENDED = "engagement_ended"  # no more check-ins; the case stays open
 
 
 class EventRef(BaseModel):
@@ -180,6 +183,7 @@ class QueueItem(BaseModel):
     callback_requested: bool = False  # the client replied to a text: call them back
     phone_invalid: bool = False  # Twilio said the number cannot take texts
     possible_death: bool = False  # a fatal report may be this person: a coordinator confirms
+    contact_needed: bool = False  # a family-support case with no contact: add one
     events: list[EventRef]
     version: int = 1  # the case's ETag: send it back in If-Match to change the case
     owner: str | None = None  # the username of the one member who owns the case

@@ -40,8 +40,9 @@ class TreatmentState(StrEnum):
 
 
 class TreatmentReferralView(BaseModel):
-    """A referral to a provider; law enforcement sees that one was made, not to what kind
-    of treatment or where (`provider_id`, `kind` and the dates cut)."""
+    """A referral to a provider; law enforcement sees that one was made, its state and
+    dates, not to what kind of treatment or where (`provider_id`, `provider_name` and
+    `kind` cut)."""
 
     model_config = ConfigDict(frozen=True)
 

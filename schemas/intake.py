@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.overdose_event import OverdoseEvent
+from schemas.referral_event import ReferralEvent
 
 
 class RejectReason(StrEnum):
@@ -69,3 +70,5 @@ class IntakeRecord(BaseModel):
     event: OverdoseEvent
     origin: Origin
     received_at: datetime
+    # a referral: the event is its person and time (source `referral`); this, the rest
+    referral: ReferralEvent | None = None

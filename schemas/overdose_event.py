@@ -24,6 +24,9 @@ ShortText = Annotated[str, Field(max_length=200)]
 class Source(StrEnum):
     EMS = "ems"
     POLICE = "police"
+    # a referral (schemas/referral_event.py) as the intake worker hands it on; an overdose
+    # publisher sending it is refused (services/ingest/screening.py)
+    REFERRAL = "referral"
 
 
 class _Contract(BaseModel):

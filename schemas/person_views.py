@@ -9,7 +9,8 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.case_views import AttemptView, PersonView, PlaceView
-from schemas.cases import CaseStatus, Referral, ShownTier
+from schemas.cases import CaseKind, CaseStatus, Referral, ReferralKind, ShownTier
+from schemas.engagement_views import TreatmentReferralView
 
 
 class OverdoseView(BaseModel):
@@ -36,6 +37,10 @@ class PersonCase(BaseModel):
     outcome: str | None = None
     referral: Referral | None = None
     attempts: list[AttemptView] = Field(default_factory=list)
+    kind: CaseKind = CaseKind.OVERDOSE
+    referral_kind: ReferralKind | None = None  # cut like clinical facts
+    treatment: list[TreatmentReferralView] = Field(default_factory=list)
+    next_checkin_at: datetime | None = None  # an engaged client's next check-in
 
 
 class TextView(BaseModel):
@@ -68,3 +73,4 @@ class PersonHistory(BaseModel):
     cases: list[PersonCase]
     texts: list[TextView]
     reviews: list[ReviewRef]
+    family_case_id: str | None = None  # the family's case after this person's death

@@ -218,8 +218,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from schemas.overdose_event import OverdoseEvent
+    from schemas.referral_event import ReferralEvent
 
-    say(json.dumps(OverdoseEvent.model_json_schema(), indent=2))
+    model = ReferralEvent if args.name == "referral-event" else OverdoseEvent
+    say(json.dumps(model.model_json_schema(), indent=2))
     return 0
 
 
@@ -257,8 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rejections_command(sub)
 
+    from services.cli_referrals import add_referral_commands
+
+    add_referral_commands(sub)
+
+    from services.cli_providers import add_provider_commands
+
+    add_provider_commands(sub)
+
     schema = sub.add_parser("schema", help="print a JSON Schema")
-    schema.add_argument("name", choices=["overdose-event"])
+    schema.add_argument("name", choices=["overdose-event", "referral-event"])
     schema.set_defaults(func=cmd_schema)
     return parser
 

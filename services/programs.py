@@ -11,7 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.treatment import ProviderList
 from schemas.visits import DEFAULT_NEEDS
+from services.cases.engagement_rules import EngagedSettings, QueueSettings
+from services.cases.family_settings import FamilySupportSettings
+from services.cases.referral_windows import ReferralWindows
 from services.cases.tiering import OtherHistoryTiers
 from services.ingest.overdose_class import OverdoseClass
 from services.planning.shifts import TeamList
@@ -99,6 +103,11 @@ class Program(BaseModel):
     sms: TextSettings = Field(default_factory=TextSettings)
     ingest: Ingest = Field(default_factory=Ingest)
     visits: Visits = Field(default_factory=Visits)
+    referrals: ReferralWindows = Field(default_factory=ReferralWindows)  # per kind
+    queue: QueueSettings = Field(default_factory=QueueSettings)  # [program.queue]
+    engaged: EngagedSettings = Field(default_factory=EngagedSettings)  # check-ins
+    family_support: FamilySupportSettings = Field(default_factory=FamilySupportSettings)
+    providers: ProviderList = Field(default_factory=list, alias="provider")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 OVERDOSE_EMS = "overdose.ems.v1"
 OVERDOSE_POLICE = "overdose.police.v1"
+REFERRALS = "referral.v1"  # schemas/referral_event.py
 OVERDOSE_REJECTED = "overdose.rejected.v1"
 FOLLOWUP_INTAKE = "followup.intake.v1"
 FOLLOWUP_CASES = "followup.cases.v1"
@@ -24,13 +25,14 @@ SMS_EVENTS = "sms.events.v1"
 ALL_TOPICS = (
     OVERDOSE_EMS,
     OVERDOSE_POLICE,
+    REFERRALS,
     OVERDOSE_REJECTED,
     FOLLOWUP_INTAKE,
     FOLLOWUP_CASES,
     SMS_OUTBOUND,
     SMS_EVENTS,
 )
-SOURCE_TOPICS = {"ems": OVERDOSE_EMS, "police": OVERDOSE_POLICE}
+SOURCE_TOPICS = {"ems": OVERDOSE_EMS, "police": OVERDOSE_POLICE, "referral": REFERRALS}
 
 
 class BrokerUnavailable(RuntimeError):

@@ -1,6 +1,8 @@
-"""Intake agent: overdose.{ems,police}.v1 -> followup.intake.v1 | overdose.rejected.v1.
+"""Intake agent: overdose.{ems,police}.v1, referral.v1 -> followup.intake.v1 |
+overdose.rejected.v1.
 
-Policy: every message is screened by `services.ingest.screening.screen`; bad
+Policy: every message is screened by `services.ingest.screening.screen` (a referral by
+`services.ingest.referral_screening.screen_referral`); bad
 input is dead-lettered to overdose.rejected.v1 with the reason, the field
 errors, its origin and the original bytes, and the agent goes on. A routed
 event is emitted keyed by program id. Duplicates are passed on: the case
@@ -18,9 +20,16 @@ import faust
 from schemas.codec import encode
 from schemas.intake import Origin, RejectedEvent
 from services.bootstrap import Context
+from services.ingest.referral_screening import screen_referral
 from services.ingest.screening import screen
 from services.runtime.metrics import INTAKE_EVENTS
-from services.topics import FOLLOWUP_INTAKE, OVERDOSE_EMS, OVERDOSE_POLICE, OVERDOSE_REJECTED
+from services.topics import (
+    FOLLOWUP_INTAKE,
+    OVERDOSE_EMS,
+    OVERDOSE_POLICE,
+    OVERDOSE_REJECTED,
+    REFERRALS,
+)
 from workers.app import raw_topic
 
 BATCH = 500
@@ -35,7 +44,10 @@ def _key_text(key: Any) -> str | None:
 
 def register_intake_agent(app: faust.App, ctx: Context) -> None:
     settings = ctx.settings
-    sources = raw_topic(app, settings.topic(OVERDOSE_EMS), settings.topic(OVERDOSE_POLICE))
+    referrals = settings.topic(REFERRALS)  # screened as referrals (their own contract)
+    sources = raw_topic(
+        app, settings.topic(OVERDOSE_EMS), settings.topic(OVERDOSE_POLICE), referrals
+    )
     accepted = raw_topic(app, settings.topic(FOLLOWUP_INTAKE))
     rejected = raw_topic(app, settings.topic(OVERDOSE_REJECTED))
 
@@ -51,7 +63,7 @@ def register_intake_agent(app: faust.App, ctx: Context) -> None:
                     offset=message.offset,
                     key=_key_text(message.key),
                 )
-                result = screen(
+                result = (screen_referral if message.topic == referrals else screen)(
                     message.value or b"",
                     origin,
                     programs=ctx.programs,

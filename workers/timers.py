@@ -2,7 +2,9 @@
 
 - every `QRT_SWEEP_SECONDS`: fire due timers (window opened, at risk, missed);
 - every second: plan the programs whose plan was requested;
-- every `QRT_FULL_PLAN_MINUTES`: plan every program (shifts pass with time).
+- every `QRT_FULL_PLAN_MINUTES`: plan every program (shifts pass with time);
+- every `QRT_SWEEP_SECONDS`: open the family-support case of each known death that has
+  none yet (services/cases/family_support.py).
 Several timer workers may run: timers are claimed row by row and planning
 locks the program (on PostgreSQL), so nothing fires or plans twice at once.
 A job that fails is logged and runs again at its next tick; nothing is lost
@@ -20,6 +22,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from services.bootstrap import Context, bootstrap
+from services.cases.family_support import sweep_family_support
 from services.cases.replanning import plan_program, plan_requested
 from services.cases.timers import BATCH, sweep_timers
 from services.planning.pace import PlanPace
@@ -60,6 +63,10 @@ def plan_all(ctx: Context) -> None:
             plan_program(ctx.store, program, ctx.clock())
 
 
+def family_support(ctx: Context) -> None:
+    sweep_family_support(ctx.store, ctx.programs, ctx.cipher, ctx.clock())
+
+
 def build_scheduler(ctx: Context) -> BackgroundScheduler:
     settings = ctx.settings
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -70,6 +77,10 @@ def build_scheduler(ctx: Context) -> BackgroundScheduler:
     scheduler.add_job(
         plan_requested_now, "interval", seconds=1, args=[ctx], id="plan-requested", **common
     )
+    scheduler.add_job(
+        family_support, "interval", seconds=settings.sweep_seconds, args=[ctx],
+        id="family-support", **common,
+    )  # fmt: skip
     scheduler.add_job(
         plan_all,
         "interval",

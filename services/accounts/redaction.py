@@ -11,8 +11,15 @@ match review, a CSV export row) and returns it as `who` may see it:
   visit result only whether contact was made (`contacted` for every `contacted_*`);
   such a role may not filter the queue by tier either (the filter tells the same); nor
   a queue row's tier reason, a visit's notes, needs, barriers or services, or a reply;
+  of a referral to treatment only that it was made, its state and dates (not the
+  provider nor the kind of treatment);
+  nor whether a client stays engaged, since when, their cadence or next check-in (the
+  case's window and plan stay: when to visit);
 - without sight of the person: no name, date of birth, phone, address, area or place,
-  no visit notes (free text can name anyone) and no reply.
+  no visit notes (free text can name anyone) and no reply; of a case's contacts (family,
+  friends) only how many;
+- of a referral (`_cut_referrals`): its kind and urgency are cut like clinical facts,
+  who referred and where to find the person like the person, its notes unless both.
 
 The readers also leave out what the caller may not see (least privilege: nothing is
 opened for nothing); `redact` is the guarantee at the edge, applied last. The test
@@ -24,7 +31,8 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from schemas.case_views import AttemptView, CaseDetail, ReportView, ReviewView
-from schemas.cases import NEUTRAL_TIER, QueueItem, QueuePage, ShiftPlan
+from schemas.cases import NEUTRAL_TIER, CaseEventKind, QueueItem, QueuePage, ShiftPlan
+from schemas.engagement_views import TreatmentReferralView
 from schemas.person_views import PersonHistory
 from services.accounts.roles import Capability, Principal
 
@@ -67,8 +75,8 @@ def redact(view: V, who: Principal, program_id: str) -> V:
     )
     if sight.clinical and sight.person:
         return view
-    result: V = _cut(view, sight)
-    return result
+    result: V = _cut_referrals(_cut(view, sight), sight)
+    return result if sight.clinical else _no_engagement(result)
 
 
 def _cut(view: Any, sight: _Sight) -> Any:
@@ -114,14 +122,22 @@ def _cut_detail(view: CaseDetail, sight: _Sight) -> CaseDetail:
         changes.update(person=None, attempts=[_no_notes(a) for a in view.attempts])
     if not (sight.person and sight.clinical):
         changes.update(replies=[])  # a reply can tell of use or treatment
+    changes.update(_cut_contacts(sight))
     if not sight.clinical:
         changes.update(
             tier=NEUTRAL_TIER,
             outcome=redacted_result(view.outcome),
             referral=None,
             attempts=[_cut_attempt(a) for a in view.attempts],
+            treatment=_cut_treatment(view.treatment),
         )
     return view.model_copy(update=changes)
+
+
+def _cut_contacts(sight: _Sight) -> dict[str, Any]:
+    """A case's contacts are people too: without sight of identities, only how many
+    (`contacts_count`), not who, their relation or their phone."""
+    return {} if sight.person else {"contacts": []}
 
 
 def _cut_history(view: PersonHistory, sight: _Sight) -> PersonHistory:
@@ -136,6 +152,7 @@ def _cut_history(view: PersonHistory, sight: _Sight) -> PersonHistory:
                 "outcome": redacted_result(c.outcome),
                 "referral": None,
                 "attempts": [_cut_attempt(a) for a in c.attempts],
+                "treatment": _cut_treatment(c.treatment),
             }
         )
         for c in view.cases
@@ -170,6 +187,70 @@ def _cut_attempt(attempt: AttemptView) -> AttemptView:
             "services": [],
         }
     )
+
+
+def _cut_treatment(shown: list[TreatmentReferralView]) -> list[TreatmentReferralView]:
+    """Of a referral to treatment, a role without clinical sight sees that one was made,
+    its state and its dates; not the provider nor the kind of treatment."""
+    return [
+        t.model_copy(update={"provider_id": None, "provider_name": None, "kind": None})
+        for t in shown
+    ]
+
+
+_ENGAGEMENT_KINDS = (CaseEventKind.ENGAGED.value, CaseEventKind.ENGAGEMENT_ENDED.value)
+_CHECKIN_DETAIL = ("next_checkin_at", "every_days", "after_attempt")
+_DETAIL_FIELDS = ("engaged_at", "next_checkin_at", "checkin_every_days")
+
+
+def _no_engagement(view: Any) -> Any:
+    """Without clinical sight, nothing of a client's engagement (services/cases/
+    engagement.py): that they stay in touch tells what their visit found, as the tier
+    would. The check-in's window and plan stay: that is when the team visits."""
+    match view:
+        case QueueItem():
+            return view.model_copy(update={"next_checkin_at": None})
+        case CaseDetail():
+            return view.model_copy(update=dict.fromkeys(_DETAIL_FIELDS) | {"engaged": False})
+        case QueuePage() | ShiftPlan():
+            return view.model_copy(update={"items": [_no_engagement(i) for i in view.items]})
+        case list():
+            return [_no_engagement(v) for v in view]
+        case PersonHistory():
+            shown = [c.model_copy(update={"next_checkin_at": None}) for c in view.cases]
+            return view.model_copy(update={"cases": shown})
+        case dict() if view.get("kind") in _ENGAGEMENT_KINDS:  # a live case event
+            detail = {k: v for k, v in view.get("detail", {}).items() if k not in _CHECKIN_DETAIL}
+            return {**view, "kind": CaseEventKind.TIER_CHANGED.value, "detail": detail}
+    return view
+
+
+def _cut_referrals(view: Any, sight: _Sight) -> Any:
+    """Of a referral, its kind and urgency are cut like clinical facts (a provider, a
+    hospital or a court tell of treatment or the law), who referred and where to find the
+    person like the person's identity, the notes unless both are seen."""
+    clinical: dict[str, Any] = {} if sight.clinical else {"referral_kind": None}
+    match view:
+        case QueueItem():
+            return view.model_copy(update=clinical)
+        case CaseDetail():
+            cut = {} if sight.clinical else {"kind": None, "urgency": None}
+            if not sight.person:
+                cut.update(referrer_name=None, referrer_relation=None, referrer_phone=None,
+                           where=None)  # fmt: skip
+            kept = [r.model_copy(update={**cut, "notes": None}) for r in view.referrals]
+            return view.model_copy(update={**clinical, "referrals": kept})
+        case QueuePage() | ShiftPlan():
+            return view.model_copy(update={"items": [_cut_referrals(i, sight) for i in view.items]})
+        case list():
+            return [_cut_referrals(v, sight) for v in view]
+        case PersonHistory():
+            cases = [c.model_copy(update=clinical) for c in view.cases]
+            return view.model_copy(update={"cases": cases})
+        case dict() if not sight.clinical:  # a live case event
+            detail = {k: v for k, v in view.get("detail", {}).items() if k != "referral_kind"}
+            return {**view, "detail": detail}
+    return view
 
 
 def _cut_event(event: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from services.api.account_routes import router as account_router
 from services.api.auth import LoginRequired
 from services.api.case_routes import router as case_router
+from services.api.contact_routes import router as contact_router
 from services.api.docs_routes import add_docs
+from services.api.engagement_routes import router as engagement_router
 from services.api.ingest_routes import close_publisher, relay_inbox
 from services.api.ingest_routes import router as ingest_router
 from services.api.json_guard import JsonDepthGuard
@@ -23,17 +25,23 @@ from services.api.nul_guard import NulGuard
 from services.api.ops_routes import router as ops_router
 from services.api.person_routes import router as person_router
 from services.api.program_routes import router as program_router
+from services.api.referral_routes import router as referral_router
 from services.api.rejection_routes import router as rejection_router
 from services.api.security_headers import SecurityHeaders
+from services.api.treatment_routes import router as treatment_router
 from services.api.twilio_webhooks import router as twilio_router
 from services.api.web.case_pages import router as case_pages_router
+from services.api.web.contact_pages import router as contact_pages_router
+from services.api.web.engagement_pages import router as engagement_pages_router
 from services.api.web.error_pages import add_error_pages
 from services.api.web.pages import router as pages_router
 from services.api.web.person_pages import router as person_pages_router
 from services.api.web.plan_pages import router as plan_pages_router
 from services.api.web.queue_pages import router as queue_pages_router
+from services.api.web.referral_pages import router as referral_pages_router
 from services.api.web.rejection_pages import router as rejection_pages_router
 from services.api.web.render import STATIC_DIR
+from services.api.web.treatment_pages import router as treatment_pages_router
 from services.bootstrap import Context, bootstrap
 from services.settings import Settings
 
@@ -78,6 +86,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         ops_router,
         account_router,
         case_router,
+        contact_router,
         person_router,
         program_router,
         rejection_router,
@@ -89,7 +98,14 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         plan_pages_router,
         rejection_pages_router,
         case_pages_router,
+        contact_pages_router,
         person_pages_router,
+        referral_router,
+        referral_pages_router,
+        engagement_router,
+        engagement_pages_router,
+        treatment_router,
+        treatment_pages_router,
     ):
         app.include_router(router)
     app.add_middleware(NulGuard)

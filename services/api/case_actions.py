@@ -144,6 +144,8 @@ def record_visit(
         expected_version=expected_version,
         details=details,
         cipher=ctx.cipher,
+        checkin_due=program.engaged.checkin_due if program else None,
+        contact_id=attempt.contact_id,
     )
     if attempt.close:
         call(

@@ -33,6 +33,7 @@ from services.api.case_actions import (
 )
 from services.api.errors import storable_text, storable_time
 from services.cases import ownership, read_views, visits
+from services.cases.treatment import with_provider_names
 from services.store.queue_people import QueueInclude, read_queue_people
 from services.store.queue_reads import queue_page
 
@@ -102,7 +103,7 @@ def get_case(case_id: str, request: Request, response: Response, caller: ApiCall
     if detail is None:
         raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
     response.headers["ETag"] = etag(detail.version)
-    return detail
+    return with_provider_names(detail, ctx.programs)
 
 
 @router.put(

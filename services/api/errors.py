@@ -23,6 +23,8 @@ def http_error(exc: Exception) -> HTTPException:
             return HTTPException(status_code=409, detail=detail)
         case visits.ReferralMismatch() | visits.TimeOutOfRange() | ownership.NotAMember():
             return HTTPException(status_code=422, detail=detail)
+        case visits.UnknownContact():
+            return HTTPException(status_code=422, detail=detail)
         case ReviewError() | deaths.NotFlagged():
             return HTTPException(status_code=409, detail=detail)
     return HTTPException(status_code=400, detail=detail)

@@ -12,6 +12,7 @@ from services.accounts.roles import Capability
 from services.api.auth import ApiCaller, context_of
 from services.api.case_actions import call, case_program, etag, parse_if_match
 from services.cases import read_views, visits
+from services.cases.treatment import with_provider_names
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
 
@@ -27,7 +28,7 @@ def get_person(person_id: str, request: Request, caller: ApiCaller) -> PersonHis
     found = read_views.read_person(ctx.store, ctx.cipher, person_id, caller.principal, ctx.clock())
     if found is None:  # no such person, or one the caller may not see: the same answer
         raise HTTPException(status_code=404, detail=f"no person {person_id!r} you may see")
-    return found
+    return with_provider_names(found, ctx.programs)
 
 
 @router.post(

@@ -25,12 +25,14 @@ from services.cases.deaths import (
 from services.cases.person_resolution import PersonResolver, Resolution
 from services.cases.scene import own_tokens
 from services.core.cases import Fatal, JoinCase, OpenCase, TooOld, Verdict, stored_event_key
+from services.core.referrals import referral_detail, referral_opened
 from services.crypto.fields import FieldCipher
 from services.identity.matching import Decision
 from services.programs import Program
 from services.sms import consent as sms_consent
 from services.store import case_records as records
 from services.store import person_records
+from services.store.referral_records import seal_referral
 from services.store.tables import cases, events, match_reviews, timers
 
 
@@ -79,6 +81,9 @@ def event_row(
         "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
         "scene_sealed": person_records.seal_scene(cipher, key, event.location),
         "phone_token": _phone_token(cipher, event),
+        "referral_sealed": (
+            seal_referral(cipher, key, record.referral) if record.referral else None
+        ),
     }
 
 
@@ -134,7 +139,8 @@ def apply(
             return Handling.TOO_OLD
         case JoinCase():
             target, handling = verdict.case_id, Handling.CASE_LINKED
-            out.linked.append((target, {"reason": verdict.reason, "event_id": event.event_id}))
+            out.linked.append((target, {"reason": verdict.reason, "event_id": event.event_id,
+                                        **referral_detail(record.referral)}))  # fmt: skip
             if verdict.rewindow is not None:
                 out.rewindowed[target] = verdict.rewindow
             if person_id is not None:
@@ -142,6 +148,8 @@ def apply(
         case OpenCase():
             target, handling = verdict.case_id, Handling.CASE_OPENED
             _open(out, program, event, person_id, verdict, now)
+            if record.referral is not None:  # a referral's case: its kind, and its event says so
+                out.opened[-1] = referral_opened(out.case_rows[-1], out.opened[-1], record.referral)
     out.event_rows.append({**row, "handling": handling.value, "case_id": target})
     out.consents.extend(_sms_consent(program, event, person_id, target, cipher, now))
     return handling

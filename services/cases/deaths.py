@@ -159,11 +159,13 @@ def stop_texts_for(
         ],
     )
     their_cases = select(cases.c.id).where(cases.c.person_id == person_id)
+    # a text to their family after the death (services/cases/family_support.py) goes on
+    theirs = and_(sms_texts.c.person_id == person_id, sms_texts.c.contact_id.is_(None))
     return cancel_texts(
         conn,
         and_(
             sms_texts.c.program_id == program_id,
-            or_(sms_texts.c.person_id == person_id, sms_texts.c.case_id.in_(their_cases)),
+            or_(theirs, sms_texts.c.case_id.in_(their_cases)),
         ),
         f"case closed: {VisitResult.DECEASED.value}",  # the words the SMS worker uses too
         now,

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.cases import CaseStatus
 from schemas.intake import IntakeRecord
-from schemas.overdose_event import OverdoseEvent
+from schemas.overdose_event import OverdoseEvent, Source
 from services.cases.batch_writes import (
     Batch,
     Handling,
@@ -44,6 +44,7 @@ from services.cases.person_resolution import PersonResolver
 from services.cases.scene import probe_tokens
 from services.core import cases as core
 from services.core.cases import case_id_for_key, stored_event_key
+from services.core.referrals import decide_referral
 from services.crypto.fields import FieldCipher
 from services.identity.matching import Thresholds, features_from_patient
 from services.programs import Program, Programs
@@ -206,7 +207,11 @@ def _open_for_program(
             probes=near,
             features=features_from_patient(event.patient),
         )
-        verdict = core.decide(report, known, program, now)
+        ref = record.referral  # a referral: never an overdose (services/core/referrals.py)
+        verdict = (
+            core.decide(report, known, program, now) if ref is None
+            else decide_referral(report, ref.kind, ref.urgency, known, program, now)
+        )  # fmt: skip
         row = event_row(record, program, now, cipher)
         row.update(person_id=found.person_id, match_decision=found.decision)
         result.count(apply(out, program, record, row, found, verdict, cipher, now))
@@ -266,6 +271,7 @@ def _recent_events(
             and_(
                 cases.c.program_id == program.id,
                 cases.c.status == CaseStatus.OPEN.value,
+                events.c.source != Source.REFERRAL.value,  # a referral is no incident
                 events.c.occurred_at >= min(times) - margin,
                 events.c.occurred_at <= max(times) + margin,
             )

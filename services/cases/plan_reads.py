@@ -204,11 +204,11 @@ def _who(conn: Connection, cipher: FieldCipher, item: QueueItem, scenes: list[Pl
     return _Who(name, person.phone, tuple(places))
 
 
-def _priority(plans: Sequence[ShiftPlan]) -> dict[str, PriorityKey]:
+def _priority(plans: Sequence[ShiftPlan], program: Program) -> dict[str, PriorityKey]:
     """Each case's place in the QRT priority order (read before the tiers are cut)."""
     found = {}
     for i in (i for p in plans for i in p.items):
-        rank = TIER_RANK[i.tier] if isinstance(i.tier, Tier) else len(TIER_RANK)
+        rank = program.queue.rank(i.tier) if isinstance(i.tier, Tier) else len(TIER_RANK)
         found[i.case_id] = priority_key(rank, i.window_due_at, i.occurred_at, i.case_id)
     return found
 
@@ -251,7 +251,8 @@ def read_plan(
         found = shift_plans(
             conn, program.id, team_id=choice.team, start=choice.start, end=choice.end, now=now
         )
-        sheets = _sheets(redact(found, who, program.id), choice, program, now, _priority(found))
+        priority = _priority(found, program)
+        sheets = _sheets(redact(found, who, program.id), choice, program, now, priority)
         shown = [v.item for s in sheets for v in s.visits]
         if not shown or not who.can(program.id, Capability.VIEW_PERSON):
             return sheets

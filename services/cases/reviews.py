@@ -82,6 +82,8 @@ def _retier_case(conn: Connection, case_id: str, rules: OtherHistoryTiers, now: 
     if row.person_id:
         retier_person(conn, row.person_id, rules, now)
         return
+    if row.engaged_at is not None:
+        return  # an engaged case keeps its tier (services/cases/engagement.py)
     history: list[Any] = []
     tier = tier_for_history(history, rules)
     if tier.value != row.tier:

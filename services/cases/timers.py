@@ -12,9 +12,10 @@ lost (an unfired row stays due until a sweep commits it).
   contacted; the queue derives "due soon" from the due time itself.
 - window_missed: the due time passed without contact: the case is marked
   missed and stays visible as missed (still open, until an outcome closes it).
-A timer of a closed case, or a contacted one (at risk, missed), is retired
-silently. A timer the store refuses to fire (its data, not an outage) is set
-aside with the reason and never stops the others.
+A timer of a closed case, or a contacted or engaged one (at risk, missed), is
+retired silently: no timer marks an engaged client's case missed, and none closes
+a case. A timer the store refuses to fire (its data, not an outage) is set aside
+with the reason and never stops the others.
 """
 
 from __future__ import annotations
@@ -107,16 +108,15 @@ def _sweep(store: Store, now: datetime, limit: int, only: int | None = None) -> 
             if claimed != 1:
                 continue  # another sweeper fired it first
             case = conn.execute(
-                select(cases.c.status, cases.c.first_contact_at, cases.c.window_due_at).where(
-                    cases.c.id == case_id
-                )
-            ).one()
+                select(cases.c.status, cases.c.first_contact_at, cases.c.window_due_at,
+                       cases.c.engaged_at).where(cases.c.id == case_id)
+            ).one()  # fmt: skip
             if case.status != CaseStatus.OPEN.value:
                 continue
             if kind == "window_opened":
                 announce(conn, case_id, CaseEventKind.WINDOW_OPENED, now)
-            elif case.first_contact_at is not None:
-                continue
+            elif case.first_contact_at is not None or case.engaged_at is not None:
+                continue  # contacted, or engaged (never missed: services/cases/engagement.py)
             elif kind == "window_at_risk":
                 announce(conn, case_id, CaseEventKind.AT_RISK, now, {"reason": "due_soon"})
             else:

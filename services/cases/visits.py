@@ -16,10 +16,12 @@ from sqlalchemy import Connection, Row, func, select, update
 
 from schemas.cases import TIER_RANK, CaseEventKind, CaseStatus, Referral, VisitResult
 from schemas.visits import PersonMet, ServiceGiven, VisitMethod
+from services.cases.checkins import after_attempt
 from services.cases.deaths import Death, apply_death
 from services.cases.tiering import OtherHistoryTiers, tier_for_history
 from services.ports import Cipher
 from services.store.case_records import announce, audit, history_of, load_case, request_plan
+from services.store.contact_records import active_contact
 from services.store.person_records import notes_aad
 from services.store.repository import Store
 from services.store.tables import attempts, cases
@@ -47,6 +49,11 @@ class ReferralMismatch(VisitRecordError):
             super().__init__("accepted treatment needs a referral type (--referral)")
         else:
             super().__init__(f"a referral type goes only with accepted treatment, not {result}")
+
+
+class UnknownContact(VisitRecordError):
+    def __init__(self, case_id: str, contact_id: int) -> None:
+        super().__init__(f"case {case_id} has no contact {contact_id}; see the case's contacts")
 
 
 class TimeOutOfRange(VisitRecordError):
@@ -148,8 +155,10 @@ def record_attempt(
     expected_version: int | None = None,
     details: VisitDetails | None = None,
     cipher: Cipher | None = None,
+    checkin_due: timedelta | None = None,
+    contact_id: int | None = None,
 ) -> AttemptRecorded:
-    """One visit attempt; it also answers a client's call-back request."""
+    """One visit attempt; it answers a call-back request, moves an engaged check-in."""
     _check_referral(result, referral)
     details = details or VisitDetails()
     if at > now:
@@ -158,6 +167,8 @@ def record_attempt(
         row = open_case_for_change(conn, case_id, expected_version)
         if at < row.occurred_at:
             raise TimeOutOfRange("attempt time is before the overdose it follows up")
+        if contact_id is not None and active_contact(conn, case_id, contact_id) is None:
+            raise UnknownContact(case_id, contact_id)  # an attempt made to a contact of the case
         number = 1 + int(
             conn.execute(
                 select(func.count()).select_from(attempts).where(attempts.c.case_id == case_id)
@@ -173,26 +184,35 @@ def record_attempt(
                 referral=referral.value if referral else None,
                 recorded_at=now,
                 recorded_by=actor,
+                contact_id=contact_id,
                 **details.columns(cipher, case_id, number),
             )
         )
-        first_attempt = row.first_attempt_at
-        first_contact = row.first_contact_at
-        changes: dict[str, object] = {
-            "first_attempt_at": min(first_attempt, at) if first_attempt else at,
-            "callback_requested_at": None,  # the team answered: the call-back is done
-            "updated_at": now,
-            "version": cases.c.version + 1,
-        }
-        if result.is_contact:
-            changes["first_contact_at"] = min(first_contact, at) if first_contact else at
+        changes = _attempt_changes(row, result, at, now)
         conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
-        detail = {"attempt_no": number, "result": result.value, "team_id": team_id}
+        detail = {"attempt_no": number, "result": result.value, "team_id": team_id,
+                  "contact_id": contact_id}  # fmt: skip
         announce(conn, case_id, CaseEventKind.ATTEMPT_RECORDED, now, detail)
         audit(conn, now, actor, "attempt_recorded", "case", case_id,
               {**detail, "at": at.isoformat(), **details.audited()})  # fmt: skip
+        after_attempt(conn, row, result, at, number, actor, now, checkin_due)  # its cadence
         request_plan(conn, [row.program_id], now)
     return AttemptRecorded(case_id, number)
+
+
+def _attempt_changes(row: Any, result: VisitResult, at: datetime, now: datetime) -> dict[str, Any]:
+    """What an attempt changes of its case: the first attempt and contact, the call-back."""
+    first_attempt = row.first_attempt_at
+    first_contact = row.first_contact_at
+    changes: dict[str, object] = {
+        "first_attempt_at": min(first_attempt, at) if first_attempt else at,
+        "callback_requested_at": None,  # the team answered: the call-back is done
+        "updated_at": now,
+        "version": cases.c.version + 1,
+    }
+    if result.is_contact:
+        changes["first_contact_at"] = min(first_contact, at) if first_contact else at
+    return changes
 
 
 def callback_handled(
@@ -269,7 +289,9 @@ def retier_person(
     """The person's history changed: every open case of theirs takes its tier again."""
     open_cases = conn.execute(
         select(cases.c.id, cases.c.tier).where(
-            cases.c.person_id == person_id, cases.c.status == CaseStatus.OPEN.value
+            cases.c.person_id == person_id,
+            cases.c.status == CaseStatus.OPEN.value,
+            cases.c.engaged_at.is_(None),  # an engaged case keeps its tier (engagement.py)
         )
     ).all()
     for case_id, old in open_cases:

@@ -20,10 +20,12 @@ from schemas.overdose_event import Patient
 from services.crypto.fields import FieldCipher
 from services.identity.blocking import blind_tokens
 from services.identity.matching import features_from_patient
+from services.store.contact_records import contact_aad
 from services.store.person_records import add_tokens, index_rows, notes_aad, open_identity
 from services.store.repository import Store
 from services.store.tables import (
     attempts,
+    case_contacts,
     events,
     person_addresses,
     person_index,
@@ -52,7 +54,10 @@ def _aad(table: Table, row: object, column: Column[str]) -> str:
         return f"sms_replies.body:{row.message_sid}"  # type: ignore[attr-defined]
     if table is rejections:
         return f"rejections.original:{row.letter_key}"  # type: ignore[attr-defined]
-    what = {"clinical_sealed": "clinical", "scene_sealed": "scene"}.get(column.name, "patient")
+    if table is case_contacts:
+        return contact_aad(row.id)  # type: ignore[attr-defined]
+    named = {"clinical_sealed": "clinical", "scene_sealed": "scene", "referral_sealed": "referral"}
+    what = named.get(column.name, "patient")
     return f"events.{what}:{row.source}|{row.agency_id}|{row.event_id}"  # type: ignore[attr-defined]
 
 
@@ -92,9 +97,11 @@ def rotate(
         (events, events.c.patient_sealed),
         (events, events.c.clinical_sealed),
         (events, events.c.scene_sealed),
+        (events, events.c.referral_sealed),
         (attempts, attempts.c.notes_sealed),
         (sms_replies, sms_replies.c.body_sealed),
         (rejections, rejections.c.original_sealed),
+        (case_contacts, case_contacts.c.contact_sealed),
     ):
         n = _reseal(store, cipher, table, column)
         say(f"{table.name}: {n} value(s) re-sealed under key {cipher.keyring.primary}")

@@ -29,6 +29,7 @@ from sqlalchemy import and_, or_, select, update
 
 from schemas.intake import IntakeRecord, Origin, RejectedEvent
 from schemas.overdose_event import OverdoseEvent
+from schemas.referral_event import IngestEvent
 from services.ingest.screening import ScreeningRules, screen
 from services.programs import Programs
 from services.store.repository import Store
@@ -172,7 +173,7 @@ def screen_items(
 EventKey = tuple[str, str, str]
 
 
-def key_of(event: OverdoseEvent) -> EventKey:
+def key_of(event: IngestEvent) -> EventKey:
     return (event.source.value, event.agency_id, event.event_id)
 
 
@@ -196,7 +197,7 @@ class Recent:
                 self._keys.popitem(last=False)
 
 
-def in_store(store: Store, events: Sequence[OverdoseEvent]) -> set[EventKey]:
+def in_store(store: Store, events: Sequence[IngestEvent]) -> set[EventKey]:
     keys = [key_of(e) for e in events]
     if not keys:
         return set()

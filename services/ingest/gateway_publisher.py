@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError as AioKafkaError
 
-from schemas.overdose_event import OverdoseEvent
+from schemas.referral_event import IngestEvent
 from services.ingest.publisher import MAX_REQUEST_BYTES
 from services.settings import Settings
 from services.topics import SOURCE_TOPICS
@@ -58,7 +58,7 @@ class GatewayPublisher:
                 self._producer = producer
         return self._producer
 
-    async def publish(self, events: Sequence[OverdoseEvent], timeout_s: float = 10.0) -> None:
+    async def publish(self, events: Sequence[IngestEvent], timeout_s: float = 10.0) -> None:
         """Send, and return once the broker acknowledged every one (acks=all), all within
         `timeout_s`; raises one of `BrokerErrors` if not. After a failure the producer is
         closed, and the next publish starts a new one: a producer whose sender died

@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.overdose_event import OverdoseEvent
+from schemas.overdose_event import OverdoseEvent, Source
+from schemas.referral_event import IngestEvent, ReferralEvent
 from services.crypto.fields import FieldCipher
 from services.store.repository import Store
 from services.store.tables import events, gateway_inbox
@@ -35,18 +36,14 @@ RESEND_AFTER = timedelta(seconds=30)
 MAX_TRIES = 5
 
 
-def _aad(event: OverdoseEvent | tuple[str, str, str]) -> str:
+def _aad(event: IngestEvent | tuple[str, str, str]) -> str:
     source, agency, event_id = (
-        (event.source.value, event.agency_id, event.event_id)
-        if isinstance(event, OverdoseEvent)
-        else event
+        event if isinstance(event, tuple) else (event.source.value, event.agency_id, event.event_id)
     )
     return f"gateway_inbox.event:{source}|{agency}|{event_id}"
 
 
-def keep(
-    store: Store, cipher: FieldCipher, accepted: Sequence[OverdoseEvent], now: datetime
-) -> None:
+def keep(store: Store, cipher: FieldCipher, accepted: Sequence[IngestEvent], now: datetime) -> None:
     """The accepted events, sealed, in one transaction (a repeat is kept once)."""
     if not accepted:
         return
@@ -78,7 +75,7 @@ def _stored() -> object:
 
 def to_resend(
     store: Store, cipher: FieldCipher, now: datetime, *, all_of_them: bool, limit: int = 500
-) -> list[OverdoseEvent]:
+) -> list[IngestEvent]:
     """Events accepted but not stored yet (older than RESEND_AFTER unless `all_of_them`):
     forgets the stored ones and those tried MAX_TRIES times, counts a try for the rest."""
     i = gateway_inbox.c
@@ -104,7 +101,7 @@ def to_resend(
                 .values(tries=i.tries + 1, last_sent_at=now)
             )
     return [
-        OverdoseEvent.model_validate_json(
+        (ReferralEvent if r.source == Source.REFERRAL.value else OverdoseEvent).model_validate_json(
             cipher.open(r.event_sealed, _aad((r.source, r.agency_id, r.event_id)))
         )
         for r in rows

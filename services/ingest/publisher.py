@@ -55,15 +55,16 @@ def topic_for_line(raw: bytes, source: Source | None) -> tuple[Source, bytes | N
             "not a JSON object; sent to the EMS topic, where the intake worker will reject "
             "it with the reason",
         )
-    key = str(parsed["event_id"]).encode() if parsed.get("event_id") else None
+    named = parsed.get("event_id") or parsed.get("referral_id")  # a referral's own id
+    key = str(named).encode() if named else None
     try:
         return Source(str(parsed.get("source"))), key, None
     except ValueError:
         return (
             Source.EMS,
             key,
-            f"source {parsed.get('source')!r} is not ems or police; sent to the EMS topic, "
-            "where the intake worker will reject it",
+            f"source {parsed.get('source')!r} is not ems, police or referral; sent to the "
+            "EMS topic, where the intake worker will reject it",
         )
 
 

@@ -110,8 +110,8 @@ def program_for(agency_id: str | None, counties: list[str], programs: Programs) 
 
 
 def _sender(original: bytes, origin_topic: str, programs: Programs) -> tuple[Any, Any, Any]:
-    """(agency, source, program) as far as the original tells them: an overdose event,
-    or an intake record (what the case worker refuses) that names its program."""
+    """(agency, source, program) as far as the original tells them: an overdose event, a
+    referral or an intake record (what the case worker refuses) that names its program."""
     data = _json_object(original)
     intake = isinstance(data.get("event"), dict) and "program_id" in data
     event: dict[str, Any] = data["event"] if intake else data
@@ -120,10 +120,12 @@ def _sender(original: bytes, origin_topic: str, programs: Programs) -> tuple[Any
     if source is None:
         found = expected_source(origin_topic)
         source = found.value if found else None
-    named = data.get("program_id") if intake else None
+    if source is None and "referral_id" in event:  # a referral, which may omit its source
+        source = Source.REFERRAL.value
+    named = data.get("program_id") if intake or source == Source.REFERRAL.value else None
     if isinstance(named, str) and programs.get(named) is not None:
         return agency, source, named
-    patient = event.get("patient")
+    patient = event.get("patient") or event.get("person")  # a referral's person
     places = [event.get("location"), patient.get("address") if isinstance(patient, dict) else None]
     counties = [
         p["county_fips"]

@@ -109,6 +109,13 @@ def _check(
             "check the clock and the UTC offset of the sending system",
             [FieldError(field="occurred_at", message="in the future", type="future")],
         )
+    if event.source is Source.REFERRAL:  # a referral has its own contract and topic
+        return _Refusal(
+            RejectReason.SOURCE_MISMATCH,
+            "source 'referral' is not an overdose report's: publish a ReferralEvent to "
+            "referral.v1 (or POST /api/v1/programs/{id}/referrals); reports are ems or police",
+            [FieldError(field="source", message="not an overdose source", type="mismatch")],
+        )
     expected = expected_source(origin.topic)
     if expected is not None and event.source != expected:
         return _Refusal(

@@ -27,12 +27,13 @@ from services.topics import (
     OVERDOSE_EMS,
     OVERDOSE_POLICE,
     OVERDOSE_REJECTED,
+    REFERRALS,
 )
 
 OVERDUE_AFTER = timedelta(minutes=1)  # a timer still unfired this long after it was due
 # consumer group (without the topic prefix) -> the topics it reads
 GROUPS = {
-    "qrt-intake": (OVERDOSE_EMS, OVERDOSE_POLICE),
+    "qrt-intake": (OVERDOSE_EMS, OVERDOSE_POLICE, REFERRALS),
     "qrt-cases": (FOLLOWUP_INTAKE,),
     "qrt-sms": (FOLLOWUP_CASES,),
 }

@@ -23,6 +23,8 @@ class MessageKind(StrEnum):
     HELP = "help"
     OPT_OUT_CONFIRMATION = "opt_out_confirmation"
     OPT_IN_CONFIRMATION = "opt_in_confirmation"
+    # to a contact of a case (a family after a death): says nothing of the client
+    SUPPORT_CHECK_IN = "support_check_in"
 
 
 # Stems, matched at the start of a word, accents and case ignored: "drug" catches
@@ -60,6 +62,10 @@ TEMPLATES: Mapping[str, Mapping[MessageKind, str]] = {
             "You will get no more texts from the {team}. Reply START to resume."
         ),
         MessageKind.OPT_IN_CONFIRMATION: "Texts from the {team} are back on. " + _STOP_EN,
+        MessageKind.SUPPORT_CHECK_IN: (
+            "Hi, this is the {team}, thinking of you and your family. We are here for you. "
+            "{call}" + _STOP_EN
+        ),
     },
     "spa": {
         MessageKind.CHECK_IN: (
@@ -81,6 +87,10 @@ TEMPLATES: Mapping[str, Mapping[MessageKind, str]] = {
             "No recibira mas mensajes del {team}. Responda START para volver a recibirlos."
         ),
         MessageKind.OPT_IN_CONFIRMATION: "Los mensajes del {team} estan activos. " + _STOP_ES,
+        MessageKind.SUPPORT_CHECK_IN: (
+            "Hola, le escribe el {team}. Pensamos en usted y en su familia; estamos aqui "
+            "para ustedes. {call}" + _STOP_ES
+        ),
     },
 }
 LANGUAGES: tuple[str, ...] = tuple(TEMPLATES)

@@ -122,7 +122,11 @@ def read_cases_texts(conn: Connection, case_ids: Sequence[str]) -> CasesTexts:
                 PhoneEvent(r.source, r.agency_id, r.event_id, r.patient_sealed, r.phone_token)
             )
         for text in conn.execute(
-            select(*TEXT_COLUMNS).where(sms_texts.c.case_id.in_(chunk)).order_by(sms_texts.c.id)
+            select(*TEXT_COLUMNS)
+            .where(  # a text to a contact is not the client's (services/cases/contact_texts.py)
+                and_(sms_texts.c.case_id.in_(chunk), sms_texts.c.contact_id.is_(None))
+            )
+            .order_by(sms_texts.c.id)
         ):
             # A text of a case merged into this one counts as this case's (its slot):
             # the case's texts are kept once; a live text wins over a cancelled one.

@@ -21,12 +21,16 @@ from schemas.cases import CaseStatus, EventRef, Referral, Tier
 from schemas.visits import PersonMet, ServiceGiven, VisitMethod
 from services.accounts.redaction import redact, redacted_result
 from services.accounts.roles import Capability, Principal
+from services.cases.engagement_rules import engagement_fields
 from services.core.cases import stored_event_key
 from services.crypto.fields import FieldCipher
 from services.store import person_records
 from services.store.case_records import audit, planned_of
+from services.store.contact_records import contact_fields
 from services.store.queue_reads import person_view, storable_id
+from services.store.referral_records import with_referrals
 from services.store.tables import attempts, cases, events, sms_replies
+from services.store.treatment_records import treatment_views
 from services.store.user_reads import usernames
 
 
@@ -99,6 +103,7 @@ def attempt_view(cipher: FieldCipher, r: Any, clinical: bool, notes_too: bool) -
         needs=words_of(r.needs) if clinical else [],
         barriers=words_of(r.barriers) if clinical else [],
         services=[ServiceGiven(w) for w in words_of(r.services)] if clinical else [],
+        contact_id=r.contact_id,
     )
 
 
@@ -175,9 +180,14 @@ def case_detail(
         reports=reports_of(conn, cipher, case_id, clinical=clinical, person=sees_person),
         attempts=attempts_of(conn, cipher, [case_id], clinical, sees_person)[case_id],
         replies=replies,
+        **engagement_fields(row),
+        **contact_fields(conn, cipher, row, who, now),
+        treatment=treatment_views(conn, [case_id], clinical=clinical)[case_id],
     )
+    detail, read = with_referrals(conn, cipher, detail, row, clinical=clinical, person=sees_person)
     audit(
         conn, now, who.actor, "case_read", "case", case_id,
-        {"person": person is not None, "clinical": clinical, "replies": [r.id for r in replies]},
+        {"person": person is not None, "clinical": clinical, "replies": [r.id for r in replies],
+         **read},
     )  # fmt: skip
     return redact(detail, who, row.program_id)

@@ -6,18 +6,22 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from schemas.case_views import AttemptView
 from services.accounts.redaction import ExportRow, redact
 from services.accounts.roles import Capability, Principal
+from services.cases.engagement_rules import next_checkin_of
 from services.crypto.fields import FieldCipher
 from services.store import person_records
 from services.store.case_reads import attempts_of
 from services.store.case_records import audit
+from services.store.contact_records import contacts_by_case
 from services.store.queue_reads import in_priority_order, person_view
 from services.store.tables import cases, events
+from services.store.treatment_records import EXPORT_COLUMNS, export_columns
 from services.store.user_reads import usernames
 
 # 42 CFR § 2.32(a)(1): the notice that must accompany a disclosure of Part 2 records.
@@ -40,11 +44,12 @@ REDISCLOSURE_NOTICE = (
 
 BASE = [
     "case_id", "status", "tier", "occurred_at", "window_due_at", "owner", "team_id",
-    "attempts", "methods", "people_met",
+    "attempts", "methods", "people_met", "case_kind", "contacts",
 ]  # fmt: skip
 PERSON = ["first_name", "last_name", "dob", "phone", "address", "city", "zip"]
 CLINICAL = [
     "substances", "naloxone", "outcome", "referral", "needs", "barriers", "services", "notes",
+    *EXPORT_COLUMNS, "engaged", "next_checkin_at", "referral_kind",
 ]  # fmt: skip
 
 
@@ -83,6 +88,8 @@ def export_csv(
     )  # fmt: skip
     owners = usernames(conn, [r.owner_user_id for r in rows])
     visits = attempts_of(conn, cipher, [r.id for r in rows], clinical, person)
+    known = contacts_by_case(conn, [r.id for r in rows])  # how many, never who
+    treated = export_columns(conn, [r.id for r in rows]) if clinical else {}
     yield _csv_line(["# " + REDISCLOSURE_NOTICE])
     yield _csv_line(BASE + (PERSON if person else []) + (CLINICAL if clinical else []))
     for r in rows:
@@ -90,17 +97,24 @@ def export_csv(
             base=(
                 r.id, r.status, r.tier, r.occurred_at.isoformat(), r.window_due_at.isoformat(),
                 owners.get(r.owner_user_id, ""), r.assigned_team_id or r.planned_team_id,
-                *_visit_base(visits[r.id]),
+                *_visit_base(visits[r.id]), r.kind, len(known.get(r.id, [])),
             ),
             person=_person(conn, cipher, r.person_id) if person else None,
             clinical=(
                 *_clinical(conn, cipher, r.id), r.outcome, r.referral,
-                *_visit_clinical(visits[r.id]),
+                *_visit_clinical(visits[r.id]), *treated[r.id], *_engagement(r),
+                r.referral_kind,
             ) if clinical else None,
         )  # fmt: skip
         shown = redact(row, who, program_id)
         line = [*shown.base, *(shown.person or ()), *(shown.clinical or ())]
         yield _csv_line([_safe(v) for v in line])
+
+
+def _engagement(r: Any) -> tuple[object, ...]:
+    """Whether the client stays engaged (yes/no) and the next check-in, while open."""
+    shown = next_checkin_of(r)
+    return ("yes" if r.engaged_at else "no", shown.isoformat() if shown else None)
 
 
 def _joined(values: Iterable[object]) -> str:

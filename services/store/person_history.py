@@ -7,15 +7,19 @@ from datetime import datetime
 
 from sqlalchemy import Connection, or_, select
 
-from schemas.cases import CaseStatus, Referral, Tier
+from schemas.cases import CaseKind, CaseStatus, Referral, ReferralKind, Tier
+from schemas.overdose_event import Source
 from schemas.person_views import OverdoseView, PersonCase, PersonHistory, ReviewRef, TextView
 from services.accounts.redaction import redact, redacted_result
 from services.accounts.roles import Capability, Principal
+from services.cases.engagement_rules import next_checkin_of
 from services.crypto.fields import FieldCipher
 from services.store.case_reads import attempts_of, place_of
 from services.store.case_records import audit
+from services.store.contact_records import family_case_of
 from services.store.queue_reads import person_view, storable_id
 from services.store.tables import cases, events, match_reviews, persons, sms_texts
+from services.store.treatment_records import treatment_views
 
 
 def person_history(
@@ -39,6 +43,7 @@ def person_history(
         cases=found,
         texts=_texts(conn, person_id),
         reviews=_reviews(conn, person_id),
+        family_case_id=family_case_of(conn, program_id, person_id),
     )
     audit(
         conn,
@@ -55,7 +60,7 @@ def person_history(
 def _overdoses(conn: Connection, cipher: FieldCipher, person_id: str) -> list[OverdoseView]:
     rows = conn.execute(
         select(events)
-        .where(events.c.person_id == person_id)
+        .where(events.c.person_id == person_id, events.c.source != Source.REFERRAL.value)
         .order_by(events.c.occurred_at.desc(), events.c.id.desc())
     ).all()
     return [
@@ -81,6 +86,7 @@ def _cases(
         .order_by(cases.c.occurred_at.desc(), cases.c.id)
     ).all()
     tried = attempts_of(conn, cipher, [r.id for r in rows], clinical, True)
+    treated = treatment_views(conn, [r.id for r in rows], clinical=clinical)
     return [
         PersonCase(
             case_id=r.id,
@@ -92,6 +98,10 @@ def _cases(
             outcome=r.outcome if clinical else redacted_result(r.outcome),
             referral=Referral(r.referral) if clinical and r.referral else None,
             attempts=tried[r.id],
+            kind=CaseKind(r.kind),
+            referral_kind=ReferralKind(r.referral_kind) if clinical and r.referral_kind else None,
+            treatment=treated[r.id],
+            next_checkin_at=next_checkin_of(r),
         )
         for r in rows
     ]

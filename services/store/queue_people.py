@@ -31,6 +31,8 @@ from schemas.cases import MERGED_INTO, CaseStatus, QueueItem, QueuePage, Tier, V
 from schemas.overdose_event import Address
 from services.accounts.redaction import redact
 from services.accounts.roles import Capability, Principal
+from services.cases.engagement_rules import engaged_reason
+from services.cases.family_settings import family_reason
 from services.core.cases import stored_event_key
 from services.crypto.fields import FieldCipher
 from services.store import person_records
@@ -218,6 +220,10 @@ def _reasons(
             if f.case_id != item.case_id and (mine is None or f.closed_at <= mine.closed_at)
         ]  # fmt: skip
         found[item.case_id] = reason_in_words(earlier, zone, now)
+        if item.next_checkin_at is not None:  # engaged: the history no longer says why
+            found[item.case_id] = engaged_reason(item.next_checkin_at, zone, now)
+        if item.kind == "family_support":  # no client: a death is why
+            found[item.case_id] = family_reason(item.occurred_at, zone)
     return found
 
 

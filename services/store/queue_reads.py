@@ -18,17 +18,21 @@ from schemas.case_views import (
 )
 from schemas.cases import (
     TIER_RANK,
+    CaseKind,
     CaseStatus,
     EventRef,
     QueueItem,
     QueuePage,
+    ReferralKind,
     ShiftPlan,
     Tier,
 )
+from services.cases.engagement_rules import next_checkin_of
 from services.core.priority import PRIORITY_COLUMNS
 from services.crypto.fields import FieldCipher
 from services.store import person_records
 from services.store.case_records import event_refs, planned_of
+from services.store.contact_records import needing_contact
 from services.store.tables import UTCDateTime, attempts, cases, persons
 from services.store.user_reads import usernames
 
@@ -49,7 +53,10 @@ def _filtered(query: Select[Any], program_id: str, f: QueueFilters) -> Select[An
     if f.status is not None:
         conds.append(cases.c.status == f.status.value)
     if f.tiers:  # by rank too, so the queue index (program, status, tier_rank, ...) serves it
-        conds.append(cases.c.tier_rank.in_([TIER_RANK[t] for t in f.tiers]))
+        # engaged and family-support cases: their rank is the program's ([program.queue],
+        # [program.family_support])
+        if not {Tier.ENGAGED, Tier.FAMILY_SUPPORT} & set(f.tiers):
+            conds.append(cases.c.tier_rank.in_([TIER_RANK[t] for t in f.tiers]))
         conds.append(cases.c.tier.in_([t.value for t in f.tiers]))
     if f.team_id is not None:
         conds.append(
@@ -105,10 +112,19 @@ def queue_page(
     ids = [r.id for r in rows]
     refs = event_refs(conn, ids)
     owners = usernames(conn, [r.owner_user_id for r in rows])
-    return QueuePage(total=total, items=[_item(r, refs.get(r.id, []), owners, now) for r in rows])
+    needing = needing_contact(conn, rows)
+    return QueuePage(
+        total=total, items=[_item(r, refs.get(r.id, []), owners, now, needing) for r in rows]
+    )
 
 
-def _item(r: Any, refs: list[EventRef], owners: dict[str, str], now: datetime | None) -> QueueItem:
+def _item(
+    r: Any,
+    refs: list[EventRef],
+    owners: dict[str, str],
+    now: datetime | None,
+    needing: set[str] | None = None,
+) -> QueueItem:
     return QueueItem(
         case_id=r.id,
         program_id=r.program_id,
@@ -125,11 +141,15 @@ def _item(r: Any, refs: list[EventRef], owners: dict[str, str], now: datetime | 
         callback_requested=r.callback_requested_at is not None,
         phone_invalid=r.phone_invalid_at is not None,
         possible_death=r.possible_death_at is not None,
+        contact_needed=r.id in (needing or ()),
         events=refs,
+        kind=CaseKind(r.kind),
+        referral_kind=ReferralKind(r.referral_kind) if r.referral_kind else None,  # cut: redact
         version=r.version,
         owner=owners.get(r.owner_user_id) if r.owner_user_id else None,
         assigned_team_id=r.assigned_team_id,
         assigned_shift_start=r.assigned_shift_start,
+        next_checkin_at=next_checkin_of(r),
     )
 
 

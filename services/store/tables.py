@@ -68,6 +68,7 @@ cases = Table(
     # engaged: the client stays in touch; the team's next check-in (planned like a window)
     Column("engaged_at", UTCDateTime, nullable=True),
     Column("next_checkin_at", UTCDateTime, nullable=True),
+    Column("checkin_every_days", Integer, nullable=True),  # the cadence, if one was set
     Index(
         "ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at", "id"
     ),

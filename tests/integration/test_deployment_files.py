@@ -488,3 +488,11 @@ def test_pyproject_defines_the_qrt_entry_point() -> None:
     assert scripts.get("qrt") == "services.cli:main"
     module, _, attribute = scripts["qrt"].partition(":")
     assert module == cli.__name__ and getattr(cli, attribute) is cli.main
+
+
+def test_the_compose_programs_file_is_the_bundled_example() -> None:
+    """docker-compose mounts deploy/programs.example.toml; it must say what the bundled
+    default says (every new setting shows in both), or the two drift apart unseen."""
+    deployed = (ROOT / "deploy" / "programs.example.toml").read_text()
+    bundled = (ROOT / "services" / "example_programs.toml").read_text()
+    assert deployed == bundled

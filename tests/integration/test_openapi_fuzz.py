@@ -23,6 +23,13 @@ Left out, on purpose:
   test client call on it would not return.
 - `/readyz`: without a broker (as here) its answer is 503 by design (not ready); its
   answers are tested in tests/e2e/test_stack_up.py.
+
+A treatment provider's operations (`PROVIDER_OPS`) authenticate a provider, not a QRT
+member: they are fuzzed with a provider's key (`qrt provider create-key`), and aimed at a
+real referral of that provider.
+
+`POST /api/v1/programs/{program_id}/referrals` publishes what it accepts to the broker:
+the app under fuzzing gets the session's embedded broker and topics of its own.
 """
 
 from __future__ import annotations
@@ -39,14 +46,21 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, inspect, select
 
 from schemas.accounts import Role
+from services.settings import Settings
 from services.store.repository import Store
 from services.store.tables import audit_log, cases
+from services.topics import ensure_topics
 from tests.integration.test_queue_api import client_for, seed
+from tests.integration.treatment_support import MOUD, provider_key, refer
 from tests.support_accounts import bearer
 
 EXCLUDED = re.compile(r"^/api/v1/events|^/twilio/|/live$|^/readyz$")
 EXAMPLES = 50  # per operation and database: the whole file stays well under 90 s
 PATH_PARAM = re.compile(r"{(\w+)}")
+PROVIDER_OPS = {
+    "GET /api/v1/treatment-referrals",
+    "POST /api/v1/treatment-referrals/{referral_id}/status",
+}
 
 
 def _strategies(operation: Any, real: dict[str, list[Any]]) -> st.SearchStrategy[Any]:
@@ -79,14 +93,23 @@ def _fuzz(operation: Any, strategy: st.SearchStrategy[Any], headers: dict[str, s
     run()
 
 
-def test_no_operation_answers_with_a_server_error(store: Store) -> None:
+def test_no_operation_answers_with_a_server_error(
+    store: Store, broker: str, topic_prefix: str
+) -> None:
     seed(store)
     headers = bearer(store, "coord", Role.COORDINATOR)
     bearer(store, "peer", Role.OUTREACH)  # someone a coordinator may assign cases to
-    with client_for(store) as client:
+    ensure_topics(Settings(topic_prefix=topic_prefix), broker)  # referrals are published
+    with client_for(store, kafka_bootstrap_servers=broker, topic_prefix=topic_prefix) as client:
         app = client.app
         items = client.get("/api/v1/programs/example/queue", headers=headers).json()["items"]
-    real = {"case_id": [i["case_id"] for i in items], "program_id": ["example"]}
+        referral = refer(client, items[0]["case_id"], MOUD, headers)
+    provider = provider_key(store, MOUD)
+    real = {
+        "case_id": [i["case_id"] for i in items],
+        "program_id": ["example"],
+        "referral_id": [referral],
+    }
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
     tried: list[str] = []
@@ -96,20 +119,31 @@ def test_no_operation_answers_with_a_server_error(store: Store) -> None:
             continue
         tried.append(operation.label)
         try:
-            _fuzz(operation, _strategies(operation, real), headers)
+            sent = provider if operation.label in PROVIDER_OPS else headers
+            _fuzz(operation, _strategies(operation, real), sent)
         except Exception as exc:  # collect every operation's failure, then report all
             failures.append(f"{operation.label}: {exc}")
-    assert "PUT /api/v1/cases/{case_id}/owner" in tried and len(tried) == 21
+    assert "PUT /api/v1/cases/{case_id}/owner" in tried and len(tried) == 30
     assert {
         "GET /api/v1/persons/{person_id}",
         "POST /api/v1/cases/{case_id}/callback/handled",
         "GET /api/v1/rejections",
+        "POST /api/v1/cases/{case_id}/treatment-referrals",
+        "PUT /api/v1/treatment-referrals/{referral_id}/status",
+        *PROVIDER_OPS,
+        "PUT /api/v1/cases/{case_id}/engagement",
+        "DELETE /api/v1/cases/{case_id}/engagement",
+        "POST /api/v1/cases/{case_id}/contacts",
+        "DELETE /api/v1/cases/{case_id}/contacts/{contact_id}",
+        "POST /api/v1/programs/{program_id}/referrals",
     } <= set(tried)
     assert not failures, "\n\n".join(failures)
     with store.engine.connect() as conn:  # the store is whole after the run
         assert {"cases", "audit_log", "users"} <= set(inspect(conn).get_table_names())
         assert conn.execute(select(func.count()).select_from(cases)).scalar_one() == 2
         assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() > 0
+        provider_reads = audit_log.c.action == "provider_referrals_read"  # its key was let in
+        assert conn.execute(select(func.count()).where(provider_reads)).scalar_one() > 0
 
 
 def test_the_fuzzed_schema_is_the_apps(store: Store) -> None:
@@ -119,4 +153,4 @@ def test_the_fuzzed_schema_is_the_apps(store: Store) -> None:
     kept = {p for p in paths if not EXCLUDED.search(p)}
     assert "/api/v1/programs/{program_id}/queue" in kept
     assert not any(p.startswith(("/api/v1/events", "/twilio/")) for p in kept)
-    assert "/api/v1/programs/{program_id}/live" in paths and len(kept) == 20
+    assert "/api/v1/programs/{program_id}/live" in paths and len(kept) == 27

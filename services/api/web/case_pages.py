@@ -24,6 +24,7 @@ from services.api.case_actions import case_program, decide_death, parse_if_match
 from services.api.errors import http_error
 from services.api.web.pages import page_common
 from services.api.web.render import page
+from services.api.web.treatment_pages import treatment_values
 from services.cases import ownership, read_views, visits
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +59,7 @@ def case_view(
         can_record=who.can(detail.program_id, Capability.RECORD),
         can_clinical=who.can(detail.program_id, Capability.VIEW_CLINICAL),
         can_decide_death=who.can(detail.program_id, Capability.REVIEW),
-        error=error, message=message,
+        error=error, message=message, **treatment_values(ctx, caller, detail),
     )  # fmt: skip
 
 
@@ -162,6 +163,7 @@ def attempt(
     needs: Annotated[list[str] | None, Form()] = None,
     barriers: Annotated[list[str] | None, Form()] = None,
     services: Annotated[list[str] | None, Form()] = None,
+    contact_id: Annotated[str, Form(max_length=12)] = "",
     version: Annotated[str | None, Form()] = None,
 ) -> Response:
     ctx = context_of(request)
@@ -184,6 +186,7 @@ def attempt(
             needs=needs or [],
             barriers=barriers or [],
             services=[ServiceGiven(s) for s in services or []],
+            contact_id=int(contact_id) if contact_id else None,
         )
     except (ValueError, ValidationError):
         return _back(case_id, "unknown result, method, time or choice; check the form")

@@ -8,7 +8,7 @@ WORDS: dict[str, str] = {
     "unlocated": "Not located before",
     "deferred": "Declined, wants help later",
     "follow-up": "Follow-up",
-    "engaged": "Engaged",
+    "engaged": "Staying in touch",
     "family_support": "Family support",
     # case kinds and referral kinds
     "overdose": "Overdose",
@@ -18,6 +18,12 @@ WORDS: dict[str, str] = {
     "provider": "A provider",
     "court": "Court",
     "partner": "Partner",
+    # a referral's urgency, and languages
+    "now": "Urgent: now",
+    "today": "Today",
+    "this_week": "This week",
+    "eng": "English",
+    "spa": "Spanish",
     # treatment states
     "referred": "Referred",
     "entered": "Entered treatment",
@@ -48,6 +54,13 @@ WORDS: dict[str, str] = {
     "moud": "Medication for opioid use disorder",
     "intensive_outpatient": "Intensive outpatient",
     "grief_resources": "Grief resources",
+    # texts to a contact of a case, and what changed of the contacts
+    "support_check_in": "Support check-in (to a contact)",
+    "contacts_changed": "Contacts changed",
+    # kinds of treatment providers (detox and moud above)
+    "outpatient": "Outpatient treatment",
+    "residential": "Residential treatment",
+    "recovery_housing": "Recovery housing",
     # visit methods, services, people met
     "in_person": "In person",
     "phone": "Phone",

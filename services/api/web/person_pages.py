@@ -11,6 +11,7 @@ from services.api.auth import PageCaller, context_of
 from services.api.web.pages import page_common
 from services.api.web.render import page
 from services.cases import read_views
+from services.cases.treatment import with_provider_names
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,6 +24,7 @@ def person_view(person_id: str, request: Request, caller: PageCaller) -> Respons
         raise HTTPException(status_code=404, detail=f"no person {person_id!r} you may see")
     program = ctx.programs.get(found.program_id)
     return page(
-        request, "person.html", **page_common(ctx, caller), history=found,
+        request, "person.html", **page_common(ctx, caller),
+        history=with_provider_names(found, ctx.programs),
         zone=program.timezone if program else "UTC",
     )  # fmt: skip
