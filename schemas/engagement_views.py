@@ -40,9 +40,9 @@ class TreatmentState(StrEnum):
 
 
 class TreatmentReferralView(BaseModel):
-    """A referral to a provider; law enforcement sees that one was made, its state and
-    dates, not to what kind of treatment or where (`provider_id`, `provider_name` and
-    `kind` cut)."""
+    """A referral to a provider; law enforcement sees that one was made and when, not to
+    what kind of treatment, where, nor what became of it (all but `id` and `referred_at`
+    cut)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -11,8 +11,8 @@ match review, a CSV export row) and returns it as `who` may see it:
   visit result only whether contact was made (`contacted` for every `contacted_*`);
   such a role may not filter the queue by tier either (the filter tells the same); nor
   a queue row's tier reason, a visit's notes, needs, barriers or services, or a reply;
-  of a referral to treatment only that it was made, its state and dates (not the
-  provider nor the kind of treatment);
+  of a referral to treatment only that it was made and when (not the provider, the
+  kind of treatment, nor whether the client entered or stayed in it);
   nor whether a client stays engaged, since when, their cadence or next check-in (the
   case's window and plan stay: when to visit);
 - without sight of the person: no name, date of birth, phone, address, area or place,
@@ -190,12 +190,12 @@ def _cut_attempt(attempt: AttemptView) -> AttemptView:
 
 
 def _cut_treatment(shown: list[TreatmentReferralView]) -> list[TreatmentReferralView]:
-    """Of a referral to treatment, a role without clinical sight sees that one was made,
-    its state and its dates; not the provider nor the kind of treatment."""
-    return [
-        t.model_copy(update={"provider_id": None, "provider_name": None, "kind": None})
-        for t in shown
-    ]
+    """Of a referral to treatment, a role without clinical sight sees that one was made
+    and when; not the provider, the kind of treatment, nor whether the client entered or
+    stayed in it (42 CFR Part 2: that is the treatment record itself)."""
+    hidden = ("provider_id", "provider_name", "kind", "state", "entered_at",
+              "retained_30d_at", "retained_90d_at", "ended_at")  # fmt: skip
+    return [t.model_copy(update=dict.fromkeys(hidden)) for t in shown]
 
 
 _ENGAGEMENT_KINDS = (CaseEventKind.ENGAGED.value, CaseEventKind.ENGAGEMENT_ENDED.value)

@@ -106,7 +106,8 @@ def test_refer_on_the_case_page_and_see_the_provider_confirm_it(
         seen.goto(f"{stack.api}/cases/{case_id}")
         shown = seen.locator("#treatment li.treatment-referral")
         expect(shown).to_contain_text("Referral to treatment")
-        expect(shown).to_contain_text(f"Entered {entered}")
+        expect(shown).to_contain_text("Referred")
+        expect(shown).not_to_contain_text("Entered")  # not what became of it
         expect(seen.locator("#treatment")).not_to_contain_text("Harbor")
         expect(seen.locator("#treatment")).not_to_contain_text("Medication")
         assert seen.locator("#treatment form").count() == 0

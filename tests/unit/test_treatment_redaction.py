@@ -36,16 +36,16 @@ def _detail() -> CaseDetail:
 def test_law_enforcement_sees_that_a_referral_was_made_and_when() -> None:
     (cut,) = redact(_detail(), _who(Role.LAW_ENFORCEMENT), "example").treatment
     assert (cut.provider_id, cut.provider_name, cut.kind) == (None, None, None)
-    assert (cut.id, cut.state, cut.referred_at, cut.entered_at) == (
-        "r-1", TreatmentState.ENTERED, AT, AT,
-    )  # fmt: skip
+    assert (cut.id, cut.referred_at) == ("r-1", AT)
+    assert (cut.state, cut.entered_at, cut.retained_30d_at, cut.ended_at) == (None,) * 4
     history = PersonHistory(
         person_id="p", program_id="example", overdoses=[], texts=[], reviews=[],
         cases=[PersonCase(case_id="c-1", status=CaseStatus.OPEN, tier=Tier.NEW,
                           occurred_at=AT, window_due_at=AT, treatment=[REFERRAL])],
     )  # fmt: skip
     (case,) = redact(history, _who(Role.LAW_ENFORCEMENT), "example").cases
-    assert case.treatment[0].kind is None and case.treatment[0].entered_at == AT
+    assert case.treatment[0].kind is None and case.treatment[0].entered_at is None
+    assert case.treatment[0].referred_at == AT
     assert "moud" not in case.model_dump_json() and "Harbor" not in case.model_dump_json()
 
 
