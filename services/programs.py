@@ -19,33 +19,13 @@ from services.cases.referral_windows import ReferralWindows
 from services.cases.tiering import OtherHistoryTiers
 from services.ingest.overdose_class import OverdoseClass
 from services.planning.shifts import TeamList
+from services.planning.window_hours import VisitWindow
 from services.sms.cadence import TextSettings
 
 
 class ProgramsFileError(Exception):
     def __init__(self, path: Path | str, problem: str) -> None:
         super().__init__(f"programs file {path}: {problem}")
-
-
-class VisitWindow(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    opens_after_hours: Annotated[float, Field(ge=0)] = 12
-    due_after_hours: Annotated[float, Field(gt=0)] = 72
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.due_after_hours <= self.opens_after_hours:
-            raise ValueError("due_after_hours must be later than opens_after_hours")
-        return self
-
-    @property
-    def opens_after(self) -> timedelta:
-        return timedelta(hours=self.opens_after_hours)
-
-    @property
-    def due_after(self) -> timedelta:
-        return timedelta(hours=self.due_after_hours)
 
 
 class Matching(BaseModel):

@@ -8,35 +8,20 @@ sooner opens the window at once). Pure: read by services/core/referrals.py."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.cases import ReferralKind
 from schemas.referral_event import Urgency
+from services.planning.window_hours import VisitWindow
 
 
-class KindWindow(BaseModel):
+class KindWindow(VisitWindow):
     """Hours after the referral: when a visit may start, when it is due."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     opens_after_hours: Annotated[float, Field(ge=0)] = 0
     due_after_hours: Annotated[float, Field(gt=0)] = 24
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.due_after_hours <= self.opens_after_hours:
-            raise ValueError("due_after_hours must be later than opens_after_hours")
-        return self
-
-    @property
-    def opens_after(self) -> timedelta:
-        return timedelta(hours=self.opens_after_hours)
-
-    @property
-    def due_after(self) -> timedelta:
-        return timedelta(hours=self.due_after_hours)
 
 
 def _within(hours: float) -> KindWindow:
