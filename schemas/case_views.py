@@ -22,6 +22,7 @@ from schemas.cases import (
     VisitResult,
 )
 from schemas.engagement_views import ContactView, TreatmentReferralView
+from schemas.overdose_event import Age
 from schemas.referral_views import ReferralView
 from schemas.visits import NOTES_MAX, PersonMet, ServiceGiven, VisitMethod
 
@@ -35,12 +36,16 @@ class ClinicalFacts(BaseModel):
     disposition: str | None = None
     naloxone_administered: bool = False
     naloxone_doses: int | None = None
+    naloxone_given_by: str | None = None  # e.g. Law Enforcement, Family Member
+    destination: str | None = None  # where the patient was taken (it can tell of treatment)
+    agency_name: str | None = None  # the reporting agency's own name (NEMSIS eResponse.02)
 
 
 class AddressView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     address: str | None = None
+    address2: str | None = None  # apartment, suite, room
     city: str | None = None
     state: str | None = None
     zip: str | None = None
@@ -53,9 +58,12 @@ class PersonView(BaseModel):
 
     person_id: str
     first_name: str | None = None
+    middle_name: str | None = None
     last_name: str | None = None
     dob: date | None = None
-    phone: str | None = None
+    age: Age | None = None  # as the latest report that gave one said, for want of a DOB
+    phone: str | None = None  # the number to call and text
+    phones: list[str] = Field(default_factory=list)  # every number known, `phone` first
     language: str | None = None
     addresses: list[AddressView] = Field(default_factory=list)
 
@@ -67,6 +75,7 @@ class PlaceView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     address: str | None = None
+    address2: str | None = None  # apartment, suite, room
     city: str | None = None
     state: str | None = None
     zip: str | None = None

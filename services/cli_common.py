@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.settings import Settings
 
 
@@ -17,7 +19,19 @@ def settings_of(args: argparse.Namespace) -> Settings:
     data_dir = getattr(args, "sub_data_dir", None) or getattr(args, "data_dir", None)
     if data_dir:
         overrides["data_dir"] = Path(data_dir)
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:  # refused at start, said plainly (never the values)
+        raise SystemExit(f"error: the settings are refused: {settings_problems(exc)}") from None
+
+
+def settings_problems(exc: ValidationError) -> str:
+    said = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        said.append(f"QRT_{field.upper()}: {message}" if field else message)
+    return "; ".join(said)
 
 
 def context_of(args: argparse.Namespace) -> Any:

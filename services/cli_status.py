@@ -39,6 +39,7 @@ def status(settings: Any) -> dict[str, Any]:
     from services.clock import shifted_clock
     from services.runtime.recent_errors import read_recent_errors
     from services.runtime.run_files import NoBrokerConfigured, bootstrap_servers
+    from services.runtime.sending_state import read_sending_pause
     from services.runtime.system_state import read_broker, read_store, store_ready
     from services.store.repository import Store
 
@@ -71,6 +72,7 @@ def status(settings: Any) -> dict[str, Any]:
         found["rejected_records"] = broker.rejected_records
     except NoBrokerConfigured as exc:
         found["broker"] = str(exc)
+    found["sms_sending"] = read_sending_pause(settings) or "ok"
     found["last_errors"] = read_recent_errors(settings)[-10:]
     return found
 
@@ -91,6 +93,12 @@ def _print_table(found: dict[str, Any]) -> None:
         print(f"  lag {name:<36} {lag}")
     if "rejected_records" in found:
         print(f"  rejected records (overdose.rejected.v1) {found['rejected_records']}")
+    paused = found.get("sms_sending", "ok")
+    if isinstance(paused, dict):
+        print(f"sms sending PAUSED ({paused.get('cause')}) since {paused.get('since')}: "
+              f"{paused.get('detail')}; next try at {paused.get('resume_at')}")  # fmt: skip
+    else:
+        print(f"sms sending {paused}")
     print("last errors" + ("" if found["last_errors"] else ": none"))
     for error in found["last_errors"]:
         print(f"  {error.get('at', '')} {error['role']} {error.get('level', '')}: "
@@ -105,7 +113,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(found, indent=2, default=str))
     else:
         _print_table(found)
-    ok = found["store"] == "ok" and found["broker"] == "ok"
+    ok = found["store"] == "ok" and found["broker"] == "ok" and found["sms_sending"] == "ok"
     return 0 if ok else 1
 
 

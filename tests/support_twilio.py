@@ -4,8 +4,12 @@
 answers 201 with a message resource; `GET` of the same path lists messages,
 newest first, filtered by To. Behaviours a test can script: numbers that answer
 400 with a Twilio error code (21610, 21211, 21614), the next N requests
-answering 429 (code 20429, Retry-After) or 500, and a delay after a message is
-recorded and before the answer (a client killed during it has really sent it).
+answering 429 (code 20429, Retry-After), 400 with 21611 (the sender's queue is
+full, Retry-After) or 500, an outage (`down`: every request answers 503 until
+it is over), Retry-After as any header value (an HTTP date, say), and a delay
+after a message is recorded and before the answer (a client killed during it
+has really sent it). Its Date header is its own clock's (`clock`, which a test
+may inject). Wrong credentials answer 401 (change `auth_token` to revoke them).
 Only Twilio's servers are faked; the client is the real twilio-python."""
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,6 +53,9 @@ class Script:
     retry_after_s: float = 1.0
     fail_next: int = 0
     delay_s: float = 0.0
+    down: bool = False  # every request answers 503 (an outage of Twilio)
+    queue_full_next: int = 0  # POSTs answering 400, code 21611
+    retry_after_header: str | None = None  # the Retry-After of 429/21611, as sent
 
 
 class _Server(ThreadingHTTPServer):
@@ -135,6 +142,9 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # quiet
             return
 
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return format_datetime(fake.clock().astimezone(UTC), usegmt=True)  # the Date header
+
         def _answer(
             self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
         ) -> None:
@@ -150,6 +160,9 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _checked(self) -> bool:
+            if fake.script.down:
+                self._answer(503, _error(20503, 503, "Service Unavailable"))
+                return False
             if not PATH.match(urlparse(self.path).path):
                 self._answer(404, _error(20404, 404, "The requested resource was not found"))
                 return False
@@ -195,15 +208,19 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                     throttled = True
                 else:
                     throttled = False
+                queue_full = not throttled and script.queue_full_next > 0
+                if queue_full:
+                    script.queue_full_next -= 1
                 failing = script.fail_next > 0
-                if failing and not throttled:
+                if failing and not throttled and not queue_full:
                     script.fail_next -= 1
+            retry_after = {"Retry-After": script.retry_after_header or f"{script.retry_after_s:g}"}
             if throttled:
-                self._answer(
-                    429,
-                    _error(20429, 429, "Too Many Requests"),
-                    {"Retry-After": f"{script.retry_after_s:g}"},
-                )
+                self._answer(429, _error(20429, 429, "Too Many Requests"), retry_after)
+                return
+            if queue_full:
+                said = "This 'From' number has exceeded the maximum number of queued messages"
+                self._answer(400, _error(21611, 400, said), retry_after)
                 return
             if failing:
                 self._answer(500, _error(20500, 500, "Internal Server Error"))

@@ -218,8 +218,9 @@ async def _post_nemsis(request: Request) -> JSONResponse:
         return _error(413, f"the file is over {limit:,} bytes")
     try:
         summary, events = await asyncio.to_thread(
-            collect_nemsis, io.BytesIO(body), ctx.programs, own_agency=agency, max_bytes=limit
-        )
+            collect_nemsis, io.BytesIO(body), ctx.programs, own_agency=agency, max_bytes=limit,
+            max_elements=ctx.settings.nemsis_max_elements_per_report,
+        )  # fmt: skip
     except ForeignAgency as exc:
         return _error(403, str(exc))
     except NemsisRefused as exc:

@@ -5,7 +5,9 @@ URL Twilio called: `QRT_TWILIO_PUBLIC_URL` + path when set (behind a proxy that
 is the only reliable form; production requires it), else the URL rebuilt from
 X-Forwarded-Proto/-Host when the peer is one of `QRT_TRUSTED_PROXIES`, else the
 request's own. A missing or wrong signature, or no auth token
-configured, answers 403 and changes nothing. Both are idempotent on MessageSid."""
+configured, answers 403 and changes nothing. Both are idempotent on MessageSid.
+An inbound text's form (with Advanced Opt-Out's `OptOutType`) goes whole to
+`reply_from_form`, the one way in for replies (`qrt sms inbound` uses it too)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from services.api.client_address import from_trusted_proxy
 from services.bootstrap import Context
-from services.sms.inbound import handle_reply, handle_status
+from services.sms.inbound import MissingField, handle_status, reply_from_form
 
 log = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -83,13 +85,8 @@ async def status_callback(request: Request) -> Response:
 async def inbound(request: Request) -> Response:
     params = await signed_form(request)
     ctx: Context = request.app.state.ctx
-    await asyncio.to_thread(
-        handle_reply,
-        ctx.store,
-        ctx.cipher,
-        _required(params, "MessageSid"),
-        _required(params, "From"),
-        params.get("Body", ""),
-        ctx.clock(),
-    )
+    try:
+        await asyncio.to_thread(reply_from_form, ctx.store, ctx.cipher, params, ctx.clock())
+    except MissingField as exc:
+        raise HTTPException(422, str(exc)) from None
     return Response(content=EMPTY_TWIML, media_type="application/xml")

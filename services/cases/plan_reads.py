@@ -177,8 +177,8 @@ def _scenes(
         if not (w.address or w.city or w.zip or w.lat is not None):
             continue  # a county alone is no place to go
         where = PlaceView(
-            address=w.address, city=w.city, state=w.state, zip=w.zip, lat=w.lat, lon=w.lon,
-            description=w.description,
+            address=w.address, address2=w.address2, city=w.city, state=w.state, zip=w.zip,
+            lat=w.lat, lon=w.lon, description=w.description,
         )  # fmt: skip
         if any(p.where == where for p in found[r.case_id]):
             continue  # the same scene in another report of this case

@@ -1,5 +1,9 @@
 """A NEMSIS export, report by report: classified, routed, published (acks=all) or
-accounted for. Every report ends up in exactly one line of the summary."""
+accounted for. Every report ends up in exactly one line of the summary.
+
+All or nothing per file: the whole file is read and checked first (the parser holds one
+report at a time; only the converted events, small, are kept) and nothing is published
+when it cannot be read to its end: the summary says after which report it broke and why."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from schemas.overdose_event import OverdoseEvent
-from services.ingest.nemsis import NemsisRefused, NemsisReport, read_reports
+from services.ingest.nemsis import MAX_ELEMENTS, NemsisRefused, NemsisReport, read_reports
 from services.ingest.overdose_class import OverdoseClass, classify, followed_up
 from services.programs import Program, Programs
 from services.settings import Settings
@@ -29,6 +33,8 @@ class NemsisSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # report id, reason
     event_ids: list[str] = field(default_factory=list)
     refused: str | None = None  # the file could not be read on (malformed, unsafe, too big)
+    last_report: str | None = None  # the last report read whole
+    held: bool = False  # all or nothing: rejected reports held back the others
 
     def lines(self) -> list[str]:
         out = [
@@ -42,7 +48,16 @@ class NemsisSummary:
         ]
         out += [f"  report {rid}: {why}" for rid, why in self.rejected]
         if self.refused:
-            out.append(f"file refused after {self.reports} report(s): {self.refused}")
+            last = f" (the last one read whole: {self.last_report})" if self.last_report else ""
+            out.append(
+                f"file refused after {self.reports} report(s){last}: {self.refused}; "
+                "nothing was published: fix the file and publish it again"
+            )
+        elif self.held:
+            out.append(
+                f"nothing was published (all or nothing): {len(self.rejected)} report(s) "
+                "rejected; fix them and publish the file again"
+            )
         return out
 
 
@@ -76,18 +91,36 @@ def publish_nemsis(
     programs: Programs,
     *,
     agency_id: str | None = None,
+    all_or_nothing: bool = False,
     progress: Callable[[int], None] = lambda n: None,
     timeout_s: float = 30.0,
 ) -> NemsisSummary:
+    """Read the whole file, then publish its events; nothing when the file cannot be read
+    to its end (`refused`), nor, with `all_or_nothing`, when a report was rejected."""
     summary = NemsisSummary()
-    pending: list[tuple[str, Any]] = []
+    ready: list[_Message] = []
     try:
-        for report in read_reports(source, agency_id=agency_id):
+        per_report = settings.nemsis_max_elements_per_report
+        for report in read_reports(source, agency_id=agency_id, max_elements=per_report):
             progress(1)
-            if decide(report, programs, summary):
-                _send(report, producer, settings, summary, pending)
+            if decide(report, programs, summary) and report.event is not None:
+                ready.append(_message(report.report_id, report.event, settings))
+            summary.last_report = report.report_id
     except NemsisRefused as exc:
         summary.refused = str(exc)
+        return summary
+    if all_or_nothing and summary.rejected:
+        summary.held = True
+        return summary
+    pending: list[tuple[str, Any]] = []
+    for message in ready:
+        try:
+            future = producer.send(message.topic, key=message.key, value=message.value)
+        except KafkaError as exc:
+            summary.rejected.append((message.report_id, f"not sent: {exc}"))
+            continue
+        pending.append((message.report_id, future))
+        summary.event_ids.append(message.key.decode())
     producer.flush(timeout=timeout_s)
     for report_id, future in pending:
         try:
@@ -98,35 +131,42 @@ def publish_nemsis(
     return summary
 
 
-def _send(
-    report: NemsisReport,
-    producer: KafkaProducer,
-    settings: Settings,
-    summary: NemsisSummary,
-    pending: list[tuple[str, Any]],
-) -> None:
-    assert report.event is not None
-    event = report.event
-    topic = settings.topic(SOURCE_TOPICS[event.source.value])
-    value = event.model_dump_json(exclude_none=True).encode()
-    try:
-        future = producer.send(topic, key=event.event_id.encode(), value=value)
-    except KafkaError as exc:
-        summary.rejected.append((report.report_id, f"not sent: {exc}"))
-        return
-    pending.append((report.report_id, future))
-    summary.event_ids.append(event.event_id)
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A report's event as it will be sent: its JSON bytes, about an eighth of the
+    model object's memory (what a whole file read first keeps)."""
+
+    report_id: str
+    topic: str
+    key: bytes
+    value: bytes
+
+
+def _message(report_id: str, event: OverdoseEvent, settings: Settings) -> _Message:
+    return _Message(
+        report_id,
+        settings.topic(SOURCE_TOPICS[event.source.value]),
+        event.event_id.encode(),
+        event.model_dump_json(exclude_none=True).encode(),
+    )
 
 
 def collect_nemsis(
-    source: IO[bytes], programs: Programs, *, own_agency: str, max_bytes: int
+    source: IO[bytes],
+    programs: Programs,
+    *,
+    own_agency: str,
+    max_bytes: int,
+    max_elements: int = MAX_ELEMENTS,
 ) -> tuple[NemsisSummary, list[OverdoseEvent]]:
     """Read a whole export before anything is published (the gateway's all-or-nothing):
     the events to publish, and the summary. A refused file raises NemsisRefused."""
     summary = NemsisSummary()
     events = [
         report.event
-        for report in read_reports(source, own_agency=own_agency, max_bytes=max_bytes)
+        for report in read_reports(
+            source, own_agency=own_agency, max_bytes=max_bytes, max_elements=max_elements
+        )
         if decide(report, programs, summary) and report.event is not None
     ]
     return summary, events

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from schemas.sms import TextState
+from services.runtime.sending_state import read_sending_pause
 from services.settings import Settings
 from services.store.database import require_current_schema
 from services.store.repository import Store
@@ -205,6 +206,13 @@ class SystemCollector(Collector):
         yield _gauge("qrt_timers_overdue", "Timers due over a minute ago and not fired",
                      s.timers_overdue)  # fmt: skip
         yield _gauge("qrt_timers_set_aside", "Timers that could not fire", s.timers_set_aside)
+        paused = GaugeMetricFamily("qrt_sms_sending_paused",
+                                   "Whether the SMS worker's sending is paused, by cause",
+                                   labels=["cause"])  # fmt: skip
+        pause = read_sending_pause(self.settings)
+        for cause in ("unauthorized", "outage", "throttled"):
+            paused.add_metric([cause], int(pause is not None and pause.get("cause") == cause))
+        yield paused
         servers = self.servers()
         if servers is None:
             return

@@ -14,14 +14,18 @@ counts: consent (latest word for that phone in that program), the case's
 outcome, an invalid phone, and quiet hours in the recipient's zone (deferred to
 the next permitted minute, never dropped). Errors: 21610 (opted out) revokes
 consent and is never retried; 21211/21614 mark the phone invalid and flag the
-case; 429/20429, 5xx and network faults are retried with exponential backoff
-and jitter, honouring Retry-After (which also pauses the sender's pace); a
-5xx is taken as not sent (Twilio answered, and answers 201 when it has taken a
-message)."""
+case; any other 4xx is final. 429/20429, 21611, 5xx, network faults, no answer
+and 401 are about the sender, not the client: sending pauses as a whole, claimed
+texts go back to the queue, and a probe tries again with exponential backoff and
+jitter, capped, honouring Retry-After (services/sms/sender_pause.py); the text that
+met it waits without using up a try, then meets quiet hours and the 24-hour rule
+like any other at its next claim. A 5xx is taken as not sent (Twilio answered, and
+answers 201 when it has taken a message)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +41,7 @@ from services.sms import send_results as results
 from services.sms.dispatch_loop import SendLoop
 from services.sms.dispatch_parts import Claimed, DispatchStats, Pacer, Result, RetryPolicy
 from services.sms.send_results import CHECK_AFTER
+from services.sms.sender_pause import PauseState, SenderPause
 from services.sms.sender_types import SendRefused, SendRetryable
 from services.sms.texts import announce_text, cancel_texts, to_aad
 from services.store.repository import Store
@@ -62,6 +67,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         pacer: Pacer | None = None,
         check_every_s: float = CHECK_EVERY_S,
+        report_pause: Callable[[PauseState | None], None] | None = None,
     ) -> None:
         self.store, self.cipher, self.programs = store, cipher, programs
         self.sender, self.clock = sender, clock
@@ -70,6 +76,9 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.stats = DispatchStats()
         self.check_every_s = check_every_s
+        self.pause = SenderPause(
+            clock, self.retry.first_backoff_s, self.retry.max_backoff_s, report_pause
+        )
 
     # --- after a crash --------------------------------------------------------------
 
@@ -78,14 +87,21 @@ class Dispatcher:
         At start-up (before any claim) every one in `sending` (left by a crash) and the
         `checking` ones whose check is due; while running, only those `checking` ones
         (never a text in `sending`: another dispatcher may be sending it right now). A
-        row another dispatcher settled meanwhile is left as that one left it."""
+        row another dispatcher settled meanwhile is left as that one left it. A sender
+        that cannot answer pauses sending (and the error is raised); one that answers
+        ends a pause."""
         rows = await asyncio.to_thread(self._unsettled_rows, checking_only)
         for row in rows:
             to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
             since = (row.sending_since or row.updated_at) - timedelta(minutes=2)
-            found = await self.sender.find_sent(
-                to, row.body, since, self.clock() + timedelta(minutes=2)
-            )
+            try:
+                found = await self.sender.find_sent(
+                    to, row.body, since, self.clock() + timedelta(minutes=2)
+                )
+            except SendRetryable as exc:
+                self.pause.failed(exc, None)
+                raise
+            self.pause.answered()
             await asyncio.to_thread(self._settle, row, found)
 
     def _unsettled_rows(self, checking_only: bool) -> list[Any]:
@@ -129,17 +145,29 @@ class Dispatcher:
 
     async def send_one(self, item: Claimed) -> Result:
         try:
-            return Result(item, sent=await self.sender.send(item.to, item.body))
-        except SendRefused as exc:
+            sent = await self.sender.send(item.to, item.body)
+        except SendRefused as exc:  # an answer about this client: the sender is up
+            self.pause.answered()
             return Result(item, refused=exc)
         except SendRetryable as exc:
-            if exc.retry_after_s:
-                self.pacer.pause(exc.retry_after_s)
-            return Result(item, retry=exc)
+            if self.pause.state is None:
+                self.stats.paused += 1
+            return Result(item, retry=exc, resume_at=self.pause.failed(exc, item.text_id))
+        self.pause.answered()
+        return Result(item, sent=sent)
+
+    def held(self, item: Claimed) -> bool:
+        """Sending is paused and this claimed text is not the probe: it must not go."""
+        return self.pause.holds(item.text_id)
 
     # --- claiming (rules re-checked) ----------------------------------------------------
 
     def claim(self, now: datetime) -> list[Claimed]:
+        """Due texts, their rules checked; none while sending is paused, one (the probe)
+        when the pause is over."""
+        allowed = self.pause.may_claim(now)
+        if allowed == 0:
+            return []
         with self.store.transaction() as conn:
             query = (
                 select(sms_texts)
@@ -179,6 +207,9 @@ class Dispatcher:
                 announce_text(conn, row, now, **changes)
                 to = self.cipher.open(row.to_sealed, to_aad(row.idempotency_key))
                 claimed.append(Claimed(row.id, to, row.body, row.tries + 1))
+                if allowed == 1:
+                    self.pause.probing(row.id)
+                    break
             return claimed
 
     def _hold_back(self, conn: Connection, row: Any, now: datetime) -> bool:
@@ -231,10 +262,12 @@ class Dispatcher:
         with self.store.transaction() as conn:
             row = conn.execute(select(sms_texts).where(sms_texts.c.id == item.text_id)).first()
             if row is None or row.state != TextState.SENDING.value:
+                self.pause.let_go([item.text_id])
                 return False
             verdict = self._verdict(conn, row, now)
             if verdict.go:
                 return True
+            self.pause.let_go([item.text_id])
             changes: dict[str, Any] = (
                 {"state": TextState.CANCELLED.value, "reason": verdict.cancel, "final_at": now}
                 if verdict.cancel is not None
@@ -255,7 +288,8 @@ class Dispatcher:
             return False
 
     def release(self, items: list[Claimed]) -> None:
-        """Claimed but not sent (stopping): back to the queue."""
+        """Claimed but not sent (stopping, or sending paused): back to the queue."""
+        self.pause.let_go([item.text_id for item in items])
         now = self.clock()
         with self.store.transaction() as conn:
             for item in items:
@@ -277,4 +311,4 @@ class Dispatcher:
 
     def record(self, done: list[Result]) -> None:
         with self.store.transaction() as conn:
-            results.record(conn, done, self.clock(), self.stats, self.retry)
+            results.record(conn, done, self.clock(), self.stats)

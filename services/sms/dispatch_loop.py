@@ -1,6 +1,8 @@
 """One run of the dispatcher: a claimer runs ahead of `concurrency` senders so the pace
 never stalls, a recorder writes results in batches, a checker looks up texts that got
-no answer. Nothing is lost through a store outage (services/sms/dispatch.py)."""
+no answer. Nothing is lost through a store outage (services/sms/dispatch.py); while
+sending is paused (services/sms/sender_pause.py) the senders give back what was
+claimed, all at once, instead of sending it."""
 
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ class Sending(Protocol):
     def still_to_send(self, item: Claimed) -> bool: ...
 
     def record(self, done: list[Result]) -> None: ...
+
+    def held(self, item: Claimed) -> bool: ...
 
     async def send_one(self, item: Claimed) -> Result: ...
 
@@ -87,6 +91,9 @@ class SendLoop:
             if self.stop.is_set() and not self.until_idle:
                 await until_stored(partial(d.release, [item]), "releasing", None)
                 continue
+            if d.held(item):
+                await self.give_back(item)
+                continue
             if time.monotonic() - item.claimed_at > RECHECK_AFTER_S:
                 go = await until_stored(
                     partial(d.still_to_send, item), "checking a text", self.stop
@@ -96,7 +103,23 @@ class SendLoop:
                         await until_stored(partial(d.release, [item]), "releasing", None)
                     continue
             await d.pacer.wait()
+            if d.held(item):  # paused while this one waited for its turn
+                await self.give_back(item)
+                continue
             await self.done.put(await d.send_one(item))
+
+    async def give_back(self, item: Claimed) -> None:
+        """Sending is paused: this text and every other claimed one go back to the queue
+        in one transaction (the end marks of the other senders stay in place)."""
+        items, ends = [item], 0
+        for other in drain(self.todo):
+            if other is None:
+                ends += 1
+            else:
+                items.append(other)
+        await until_stored(partial(self.d.release, items), "releasing", None)
+        for _ in range(ends):
+            self.todo.put_nowait(None)
 
     async def recorder(self) -> None:
         finished = False

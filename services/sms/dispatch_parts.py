@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from services.runtime.retry import describe, is_transient
@@ -18,8 +19,9 @@ OUTAGE_PATIENCE_S = 3600.0  # how long sends wait for the store to record them
 
 
 class Pacer:
-    """At most `rate` sends a second from one sender, evenly spaced; a Retry-After
-    pauses every send of that sender."""
+    """At most `rate` sends a second from one sender, evenly spaced; `pause` holds every
+    send of that sender for a while (Twilio's answers pause sending as a whole through
+    services/sms/sender_pause.py, on the injected clock)."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class Result:
     sent: SentMessage | None = None
     refused: SendRefused | None = None
     retry: SendRetryable | None = None
+    resume_at: datetime | None = None  # with `retry`: when the paused sender tries again
 
 
 @dataclass
@@ -69,6 +72,7 @@ class DispatchStats:
     reconciled_sent: int = 0
     reconciled_requeued: int = 0
     held_for_check: int = 0
+    paused: int = 0  # pauses of the whole sender begun (services/sms/sender_pause.py)
     by_code: dict[int, int] = field(default_factory=dict)
 
     def count_code(self, code: int) -> None:
@@ -77,6 +81,11 @@ class DispatchStats:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """`max_tries`: sends of one text whose fate stayed unknown (no answer, then not
+    found at the sender) before it is failed; the backoff of a paused sender, from
+    `first_backoff_s` up to `max_backoff_s` (QRT_SMS_MAX_TRIES, QRT_SMS_RETRY_FIRST_SECONDS,
+    QRT_SMS_RETRY_MAX_SECONDS)."""
+
     max_tries: int = 8
     first_backoff_s: float = 5.0
     max_backoff_s: float = 600.0

@@ -1,21 +1,22 @@
 """What the outcome of a send writes: sent (with the sender's sid), refused (21610
 revokes consent, 21211/21614 mark the phone invalid and flag the case), no answer
-(`checking` until the sender's list is looked at), retried with backoff or given up;
-and what a reconcile found. Inside the caller's transaction."""
+(`checking` until the sender's list is looked at), or back to the queue while the
+sender is paused (services/sms/sender_pause.py), that try not counted; and what a
+reconcile found: sent, queued again, or given up after `max_tries` unknown fates.
+Inside the caller's transaction."""
 
 from __future__ import annotations
 
-import random
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from schemas.sms import ConsentSource, TextState
-from services.core.sending import retry_delay_s
 from services.sms import consent
 from services.sms.delivery import apply_statuses
-from services.sms.dispatch_parts import DispatchStats, Result, RetryPolicy
+from services.sms.dispatch_parts import DispatchStats, Result
+from services.sms.sender_pause import cause_of
 from services.sms.sender_types import SendRefused, SendRetryable, SentMessage
 from services.sms.texts import announce_text, cancel_texts, revoke
 from services.store.case_records import lock_programs
@@ -26,10 +27,7 @@ INVALID_PHONE = frozenset({21211, 21614})
 CHECK_AFTER = timedelta(minutes=2)  # a text with no answer is looked up this much later
 
 
-def record(
-    conn: Connection, results: list[Result], now: datetime, stats: DispatchStats,
-    policy: RetryPolicy,
-) -> None:  # fmt: skip
+def record(conn: Connection, results: list[Result], now: datetime, stats: DispatchStats) -> None:
     lock_flagged_cases(conn, results)
     for result in results:
         row = conn.execute(select(sms_texts).where(sms_texts.c.id == result.claimed.text_id)).one()
@@ -41,7 +39,7 @@ def record(
         elif result.retry is not None and result.retry.maybe_sent:
             _hold_for_check(conn, row, result.retry, now, stats)
         elif result.retry is not None:
-            _retry_later(conn, row, result.retry, now, stats, policy)
+            _wait_for_sender(conn, row, result.retry, result.resume_at or now, now, stats)
 
 
 def lock_flagged_cases(conn: Connection, results: list[Result]) -> None:
@@ -132,19 +130,15 @@ def _hold_for_check(
             reason=f"{exc.detail}; checking the sender before any retry"[:200])  # fmt: skip
 
 
-def _retry_later(
-    conn: Connection, row: Any, exc: SendRetryable, now: datetime, stats: DispatchStats,
-    policy: RetryPolicy,
+def _wait_for_sender(
+    conn: Connection, row: Any, exc: SendRetryable, resume_at: datetime, now: datetime,
+    stats: DispatchStats,
 ) -> None:  # fmt: skip
+    """The sender did not take the text (away, "not now", our credentials refused): back
+    to the queue until the pause ends. The try is not counted: the text did not reach
+    the sender, or the sender answered that it did not take it."""
     stats.count_code(exc.code or exc.http_status or 0)
-    if row.tries >= policy.max_tries:
-        stats.failed += 1
-        _change(conn, row, now, state=TextState.FAILED.value, error_code=exc.code, final_at=now,
-                reason=f"gave up after {row.tries} tries: {exc.detail}"[:200])  # fmt: skip
-        return
     stats.retried += 1
-    wait = retry_delay_s(row.tries, policy.first_backoff_s, policy.max_backoff_s,
-                         exc.retry_after_s, random.random())  # fmt: skip
     _change(conn, row, now, state=TextState.QUEUED.value, sending_since=None,
-            send_after=now + timedelta(seconds=wait), error_code=exc.code,
-            reason=f"retrying: {exc.detail}"[:200])  # fmt: skip
+            tries=max(0, row.tries - 1), send_after=max(resume_at, now), error_code=exc.code,
+            reason=f"waiting for the sender ({cause_of(exc)}): {exc.detail}"[:200])  # fmt: skip

@@ -3,19 +3,25 @@
 `api_base_url` points the client's `api` domain elsewhere (a Twilio-compatible
 gateway, or the local server the tests run): `Domain.base_url` is a public
 attribute of twilio-python, so no part of the library is patched. Twilio's
-errors become `SendRefused` (never retried) or `SendRetryable` (429/20429,
-5xx, network faults, timeouts), with Retry-After read from the response: a
-small subclass of `AsyncTwilioHttpClient` keeps each call's response headers
-in a context variable, so concurrent sends never see each other's. Neither the
-number nor the text is ever logged: only sids and codes."""
+errors become `SendRefused` (a 4xx about this text: never retried),
+`SenderUnauthorized` (401: our credentials) or `SendRetryable` (429/20429, the
+temporary 4xx in TEMPORARY_CODES such as 21611, 5xx, network faults, timeouts),
+with Retry-After read from the response, in seconds or as an HTTP date (counted
+from the response's own Date header, so a skewed clock of ours does not
+matter): a small subclass of `AsyncTwilioHttpClient` keeps each call's response
+headers in a context variable, so concurrent sends never see each other's.
+Neither the number nor the text is ever logged: only sids and codes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import logging
+import math
 import re
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -24,10 +30,13 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from services.sms.sender_types import SendRefused, SendRetryable, SentMessage
+from services.sms.sender_types import SenderUnauthorized, SendRefused, SendRetryable, SentMessage
 
 log = logging.getLogger(__name__)
 RATE_LIMITED = 20429
+# 4xx answers that say "not now", not "never": 21611, the sender's queue at Twilio holds
+# more than it may (https://www.twilio.com/docs/api/errors/21611)
+TEMPORARY_CODES = frozenset({21611})
 _last_headers: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "twilio_last_headers", default=None
 )
@@ -57,14 +66,35 @@ class _HeaderKeepingClient(AsyncTwilioHttpClient):
         return response
 
 
-def _retry_after(headers: dict[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
+def _http_date(value: str | None) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is not None and when.tzinfo is None:  # "-0000": UTC, origin unknown
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def retry_after_s(
+    headers: dict[str, str], now: Callable[[], datetime] | None = None
+) -> float | None:
+    """Retry-After (lower-case header names) in seconds: a number of seconds, or an HTTP
+    date counted from the answer's Date header (else from `now`). None when absent or
+    unreadable."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     except ValueError:
+        pass
+    when = _http_date(value)
+    base = _http_date(headers.get("date")) or (now() if now is not None else None)
+    if when is None or base is None:
         return None
+    return max(0.0, (when - base).total_seconds())
 
 
 class TwilioSender:
@@ -78,12 +108,13 @@ class TwilioSender:
         status_callback: str | None = None,
         api_base_url: str | None = None,
         timeout_s: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if bool(from_number) == bool(messaging_service_sid):
             raise ValueError("give exactly one of from_number and messaging_service_sid")
         self.from_number, self.messaging_service_sid = from_number, messaging_service_sid
         self.status_callback = status_callback
-        self.timeout_s = timeout_s
+        self.timeout_s, self.clock = timeout_s, clock
         self._credentials = (account_sid, auth_token)
         self._api_base_url = api_base_url
         self._http: _HeaderKeepingClient | None = None
@@ -132,9 +163,11 @@ class TwilioSender:
         try:
             return await asyncio.wait_for(work, self.timeout_s + 1)
         except TwilioRestException as exc:
-            raise _classified(exc, holder) from None
+            raise _classified(exc, holder, self.clock) from None
         except aiohttp.ClientConnectorError as exc:  # no connection: nothing reached Twilio
-            raise SendRetryable(None, None, f"network fault: {type(exc).__name__}") from None
+            raise SendRetryable(
+                None, None, f"network fault: {type(exc).__name__}", outage=True
+            ) from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # no answer: it may have
             raise SendRetryable(
                 None, None, f"no answer: {type(exc).__name__}", maybe_sent=True
@@ -157,13 +190,17 @@ def scrub_numbers(text: str) -> str:
     return _NUMBER.sub("[number]", text)
 
 
-def _classified(exc: TwilioRestException, headers: dict[str, str]) -> Exception:
+def _classified(
+    exc: TwilioRestException, headers: dict[str, str], now: Callable[[], datetime] | None
+) -> Exception:
     status = int(exc.status)
     code = int(exc.code) if isinstance(exc.code, int) and exc.code != status else None
     detail = scrub_numbers(str(exc.msg))[:160]
     log.warning("Twilio answered %s (code %s)", status, code)
-    if status == 429 or code == RATE_LIMITED:
-        return SendRetryable(code, status, detail, _retry_after(headers))
+    if status == 401:
+        return SenderUnauthorized(code, detail)
+    if status == 429 or code == RATE_LIMITED or code in TEMPORARY_CODES:
+        return SendRetryable(code, status, detail, retry_after_s(headers, now))
     if status >= 500:
-        return SendRetryable(code, status, detail, _retry_after(headers))
+        return SendRetryable(code, status, detail, retry_after_s(headers, now), outage=True)
     return SendRefused(code, status, detail)

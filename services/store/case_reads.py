@@ -48,8 +48,8 @@ def place_of(cipher: FieldCipher, r: Any) -> PlaceView | None:
     if not (where.address or where.city or where.zip or where.lat is not None):
         return None  # a county alone is no place to go
     return PlaceView(
-        address=where.address, city=where.city, state=where.state, zip=where.zip,
-        lat=where.lat, lon=where.lon, description=where.description,
+        address=where.address, address2=where.address2, city=where.city, state=where.state,
+        zip=where.zip, lat=where.lat, lon=where.lon, description=where.description,
     )  # fmt: skip
 
 

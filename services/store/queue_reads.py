@@ -214,16 +214,26 @@ def person_view(conn: Connection, cipher: FieldCipher, person_id: str) -> Person
     identity = person_records.open_identity(cipher, person_id, row.identity_sealed)
     addresses = [
         AddressView(
-            address=a.address, city=a.city, state=a.state, zip=a.zip, source=src, observed_at=at
+            address=a.address,
+            address2=a.address2,
+            city=a.city,
+            state=a.state,
+            zip=a.zip,
+            source=src,
+            observed_at=at,
         )
         for a, src, at in person_records.addresses_of(conn, cipher, person_id)
     ]
+    phone = identity.get("phone")
     return PersonView(
         person_id=person_id,
         first_name=identity.get("first_name"),
+        middle_name=identity.get("middle_name"),
         last_name=identity.get("last_name"),
         dob=identity.get("dob"),
-        phone=identity.get("phone"),
+        age=identity.get("age"),
+        phone=phone,
+        phones=identity.get("phones") or ([phone] if phone else []),
         language=identity.get("language"),
         addresses=addresses,
     )

@@ -51,7 +51,7 @@ def publish_malformed(stack: RunningStack, agency: str) -> None:
         "location": {"county_fips": "54011"},
     }  # fmt: skip
     lines = json.dumps(wrong) + "\n" + f'{{"event_id": "cut-{agency}", "agency_id": \n'
-    said = stack.qrt("publish", "-", "--source", "ems", stdin=lines)
+    said = stack.qrt("publish", "-", "--source", "ems", "--unscreened", stdin=lines)
     assert "published 2 event(s)" in said
 
 

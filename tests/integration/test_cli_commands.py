@@ -14,6 +14,7 @@ from services.ingest.publisher import topic_for_line
 CONTRACT_FIELDS = {
     "event_id", "source", "agency_id", "incident_number", "occurred_at", "location",
     "patient", "fatal", "naloxone", "suspected_substances", "disposition", "consent",
+    "agency_name", "destination",  # optional, added (NEMSIS eResponse.02, eDisposition)
 }  # fmt: skip
 
 
@@ -23,11 +24,14 @@ def test_schema_command_prints_the_contract(capsys: pytest.CaptureFixture[str]) 
     assert set(schema["properties"]) == CONTRACT_FIELDS
     assert set(schema["required"]) == {"event_id", "source", "agency_id", "occurred_at"}
     location = schema["$defs"]["Location"]["properties"]
-    assert {"lat", "lon", "address", "city", "state", "zip", "county_fips", "description"} == set(
-        location
-    )
+    assert {
+        "lat", "lon", "address", "address2", "city", "state", "zip", "county_fips", "description"
+    } == set(location)  # fmt: skip
     patient = schema["$defs"]["Patient"]["properties"]
-    assert {"first_name", "last_name", "dob", "sex", "phone", "language", "address"} == set(patient)
+    assert {
+        "first_name", "middle_name", "last_name", "dob", "age", "sex", "phone", "phones",
+        "language", "address",
+    } == set(patient)  # fmt: skip
 
 
 def test_publisher_picks_the_topic_from_each_line() -> None:

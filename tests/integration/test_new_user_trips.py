@@ -93,7 +93,7 @@ def test_publish_example_gives_open_plannable_cases_on_the_injected_clock(
     monkeypatch.setenv("QRT_DATA_DIR", str(tmp_path))
     ensure_topics(Settings(topic_prefix=topic_prefix), broker)
     assert main(["publish", "--example"]) == 0
-    assert "published 4 event(s); 0 failed" in capsys.readouterr().out
+    assert "published 4 event(s); 0 refused; 0 failed" in capsys.readouterr().out
     now = wall_clock.now()
     messages = [
         *read_topic(broker, f"{topic_prefix}overdose.ems.v1", 3),

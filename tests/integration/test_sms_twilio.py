@@ -16,7 +16,7 @@ from sqlalchemy import select
 from schemas.sms import TextState
 from services.crypto.fields import FieldCipher
 from services.sms.dispatch import CHECK_AFTER, Dispatcher, Pacer
-from services.sms.sender_types import SendRefused, SendRetryable
+from services.sms.sender_types import SenderUnauthorized, SendRefused, SendRetryable
 from services.sms.twilio_sender import TwilioSender
 from services.store.repository import Store
 from services.store.tables import sms_consents
@@ -63,11 +63,12 @@ def test_a_text_goes_over_http_with_the_form_twilio_expects(fake: FakeTwilio) ->
     assert "From" not in fake.messages[1].form
 
 
-def test_wrong_credentials_are_refused(fake: FakeTwilio) -> None:
+def test_wrong_credentials_are_the_senders_problem_not_the_texts(fake: FakeTwilio) -> None:
     bad = TwilioSender(ACCOUNT, "wrong", from_number="+13045550100", api_base_url=fake.base_url)
-    with pytest.raises(SendRefused) as caught:
+    with pytest.raises(SenderUnauthorized) as caught:
         run(send_once(bad, "+13045550142", "Hi"))
     assert caught.value.http_status == 401 and fake.messages == []
+    assert not isinstance(caught.value, SendRefused), "a 401 never fails a text"
 
 
 @pytest.mark.parametrize("code", [21610, 21211, 21614])

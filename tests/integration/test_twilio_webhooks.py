@@ -3,6 +3,7 @@ idempotent on MessageSid, statuses applied forward only. Real store (SQLite, Pos
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,10 +16,11 @@ from services.bootstrap import bootstrap
 from services.crypto.fields import FieldCipher
 from services.settings import Settings
 from services.store.repository import Store
-from services.store.tables import sms_consents, sms_outbox, sms_replies, sms_texts
+from services.store.tables import cases, sms_consents, sms_outbox, sms_replies, sms_texts
 from tests.integration.test_sms_checkins import PHONE, texting
 
 TOKEN = "webhook-test-token"
+SERVICE = "MG" + "1" * 32
 PUBLIC = "https://qrt.example.org"
 
 
@@ -135,3 +137,79 @@ def test_forwarded_headers_of_a_peer_that_is_not_our_proxy_are_not_believed(
     with client(store, cipher, now, peer="192.0.2.9", trusted_proxies="10.0.0.0/24") as http:
         assert http.post("/twilio/inbound", data=stop, headers=headers).status_code == 403
     assert count(store, sms_replies) == 0
+
+
+def _states(store: Store) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        return {r.kind: r.state for r in conn.execute(select(sms_texts.c.kind, sms_texts.c.state))}
+
+
+def _last_event_kind(store: Store) -> str:
+    with store.engine.connect() as conn:
+        payload = conn.execute(
+            select(sms_outbox.c.payload)
+            .where(sms_outbox.c.topic == "sms.events.v1")
+            .order_by(sms_outbox.c.seq.desc())
+        ).first()
+    assert payload is not None
+    return str(json.loads(payload[0])["kind"])
+
+
+def test_advanced_opt_out_types_decide_in_any_language(
+    store: Store, cipher: FieldCipher, tmp_path: Path
+) -> None:
+    """Spanish keywords Twilio's Advanced Opt-Out manages (not in our own list) arrive with
+    OptOutType: ALTO (STOP) opts out and cancels what is queued exactly like STOP,
+    REANUDAR (START) opts back in, AYUDA (HELP) is recorded and nothing is sent."""
+    _, now = sent_text(store, cipher, tmp_path)
+    outbox = tmp_path / "outbox.jsonl"
+    sent_before = outbox.read_text().count("\n")
+    url = f"{PUBLIC}/twilio/inbound"
+
+    def inbound(http: TestClient, n: int, body: str, kind: str) -> None:
+        form = {"MessageSid": f"SM{n:032d}", "From": PHONE, "To": "+13045550100",
+                "Body": body, "OptOutType": kind, "MessagingServiceSid": SERVICE}  # fmt: skip
+        answer = http.post("/twilio/inbound", data=form, headers=signed(url, form))
+        assert answer.status_code == 200 and answer.text.endswith("<Response></Response>")
+
+    with client(store, cipher, now, twilio_public_url=PUBLIC) as http:
+        inbound(http, 1, "ALTO", "STOP")
+        assert _states(store)["follow_up_day_3"] == "cancelled"
+        assert _last_event_kind(store) == "opted_out"
+        inbound(http, 2, "Reanudar", "START")
+        assert _states(store)["follow_up_day_3"] == "queued"
+        assert _last_event_kind(store) == "opted_in"
+        inbound(http, 3, "AYUDA", "HELP")
+        assert _last_event_kind(store) == "help"
+    with store.engine.connect() as conn:
+        consents = [(r.granted, r.source) for r in conn.execute(
+            select(sms_consents).order_by(sms_consents.c.id))]  # fmt: skip
+        replies = [(r.keyword, r.body_sealed) for r in conn.execute(
+            select(sms_replies).order_by(sms_replies.c.id))]  # fmt: skip
+        callback = conn.execute(select(cases.c.callback_requested_at)).scalar_one()
+    assert consents == [(True, "event"), (False, "inbound_stop"), (True, "inbound_start")]
+    assert replies == [("opt_out", None), ("opt_in", None), ("help", None)]
+    assert callback is None, "no keyword asks the team to call someone back"
+    assert outbox.read_text().count("\n") == sent_before, "HELP: Twilio answers, not us"
+
+
+def test_without_opt_out_type_our_keyword_list_decides(
+    store: Store, cipher: FieldCipher, tmp_path: Path
+) -> None:
+    """ALTO from a number outside Advanced Opt-Out is a reply like any other (Twilio did
+    not treat it as a keyword); an OptOutType we do not know leaves the list to decide."""
+    _, now = sent_text(store, cipher, tmp_path)
+    url = f"{PUBLIC}/twilio/inbound"
+    with client(store, cipher, now, twilio_public_url=PUBLIC) as http:
+        alto = {"MessageSid": "SM" + "5" * 32, "From": PHONE, "To": "+13045550100",
+                "Body": "ALTO"}  # fmt: skip
+        assert http.post("/twilio/inbound", data=alto, headers=signed(url, alto)).is_success
+        assert _last_event_kind(store) == "reply"
+        odd = {"MessageSid": "SM" + "6" * 32, "From": PHONE, "To": "+13045550100",
+               "Body": "stop", "OptOutType": "SOMETHING"}  # fmt: skip
+        assert http.post("/twilio/inbound", data=odd, headers=signed(url, odd)).is_success
+        assert _last_event_kind(store) == "opted_out"
+        no_sid = {"From": PHONE, "Body": "STOP", "OptOutType": "STOP"}
+        refused = http.post("/twilio/inbound", data=no_sid, headers=signed(url, no_sid))
+        assert refused.status_code == 422 and "MessageSid" in refused.json()["detail"]
+    assert _states(store)["follow_up_day_3"] == "cancelled"

@@ -90,9 +90,10 @@ def test_malformed_and_hostile_files_are_refused_with_a_reason(name: str, words:
 def test_size_and_depth_limits() -> None:
     with pytest.raises(NemsisRefused, match="larger than"):
         reports("several_reports.xml", max_bytes=2000)
-    deep = b'<EMSDataSet xmlns="http://www.nemsis.org">' + b"<a>" * 50 + b"</a>" * 50
+    head = b'<EMSDataSet xmlns="http://www.nemsis.org"><Header><PatientCareReport>'
+    deep = head + b"<a>" * 50 + b"</a>" * 50
     with pytest.raises(NemsisRefused, match="nests deeper"):
-        list(read_reports(io.BytesIO(deep + b"</EMSDataSet>")))
+        list(read_reports(io.BytesIO(deep + b"</PatientCareReport></Header></EMSDataSet>")))
     with pytest.raises(NemsisRefused, match="not a NEMSIS EMSDataSet"):
         list(read_reports(io.BytesIO(b"<html><body/></html>")))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 WORDS: dict[str, str] = {
     # tiers and statuses
     "new": "Never contacted",
@@ -100,3 +102,18 @@ def actor_words(actor: str | None) -> str:
     if kind == "system":
         return f"the system ({name})" if name else "the system"
     return actor
+
+
+def person_name(person: Any) -> str:
+    """First, middle and last name, as known."""
+    parts = (person.first_name, getattr(person, "middle_name", None), person.last_name)
+    return " ".join(p for p in parts if p)
+
+
+def age_words(age: Any) -> str:
+    """ "age 36", "age about 36", "age 3 months": the reported age, for want of a DOB."""
+    if age is None:
+        return ""
+    unit = getattr(age, "unit", None)
+    shown = f"{age.value}" if unit in (None, "years") else f"{age.value} {unit}"
+    return f"age {'about ' if getattr(age, 'approximate', False) else ''}{shown}"

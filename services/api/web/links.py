@@ -15,11 +15,13 @@ def tel_uri(phone: str | None) -> str:
     return f"tel:{digits}" if digits else ""
 
 
-def place_words(place: PlaceView | AddressView | None) -> str:
+def place_words(place: PlaceView | AddressView | None, *, line2: bool = True) -> str:
+    """The place in words; `line2`: with the apartment, suite or room (not for a map)."""
     if place is None:
         return ""
     town = " ".join(p for p in (place.state, place.zip) if p)
-    parts = [p for p in (place.address, place.city, town) if p]
+    apartment = place.address2 if line2 else None
+    parts = [p for p in (place.address, apartment, place.city, town) if p]
     return ", ".join(parts)
 
 
@@ -30,8 +32,8 @@ def geo_uri(place: PlaceView | AddressView | None) -> str:
     lat = getattr(place, "lat", None)
     lon = getattr(place, "lon", None)
     if lat is not None and lon is not None:
-        label = place_words(place)
+        label = place_words(place, line2=False)
         query = f"?q={lat},{lon}" + (f"({quote(label)})" if label else "")
         return f"geo:{lat},{lon}{query}"
-    words = place_words(place)
+    words = place_words(place, line2=False)
     return f"geo:0,0?q={quote(words)}" if words else ""

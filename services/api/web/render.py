@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.api.web.labels import actor_words, words
+from services.api.web.labels import actor_words, age_words, person_name, words
 from services.api.web.links import geo_uri, place_words, tel_uri
 
 HERE = Path(__file__).parent
@@ -44,6 +44,7 @@ _env.filters["local"] = local_time
 _env.filters["words"] = words
 _env.filters["actor"] = actor_words
 _env.globals.update(geo_uri=geo_uri, tel_uri=tel_uri, place_words=place_words)
+_env.globals.update(person_name=person_name, age_words=age_words)
 _env.globals["due_in"] = due_in
 
 SECURITY_HEADERS = {
