@@ -60,6 +60,8 @@ audit:
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m tests.benchmarks.bench_pipeline
+	bash deploy/ensure-postgres.sh
+	$(VENV)/bin/python -m tests.benchmarks.bench_report
 
 clean:
 	rm -rf $(VENV) .venv-audit .qrt .pytest_cache .mypy_cache .ruff_cache

@@ -106,6 +106,7 @@ class Context:
                 messaging_service_sid=settings.twilio_messaging_service_sid,
                 status_callback=public.rstrip("/") + "/twilio/status" if public else None,
                 api_base_url=settings.twilio_api_base_url,
+                clock=self.clock,
             )
         return LocalOutboxSender(
             settings.data_dir / SMS_OUTBOX_FILE, lambda to: phone_token(cipher, to), self.clock
@@ -113,16 +114,27 @@ class Context:
 
     @cached_property
     def dispatcher(self) -> Dispatcher:
+        """The SMS worker's sender; its pauses are reported in the run dir for `qrt status`."""
+        from services.runtime.sending_state import record_sending_pause
         from services.sms.dispatch import Dispatcher
+        from services.sms.dispatch_parts import RetryPolicy
 
+        settings = self.settings
+        record_sending_pause(settings, None)  # a pause of an earlier run is over
         return Dispatcher(
             self.store,
             self.cipher,
             self.programs,
             self.sender,
             self.clock,
-            rate_per_s=self.settings.sms_rate_per_second,
-            concurrency=self.settings.sms_concurrency,
+            rate_per_s=settings.sms_rate_per_second,
+            concurrency=settings.sms_concurrency,
+            retry=RetryPolicy(
+                settings.sms_max_tries,
+                settings.sms_retry_first_seconds,
+                settings.sms_retry_max_seconds,
+            ),
+            report_pause=lambda s: record_sending_pause(settings, s.as_dict() if s else None),
         )
 
     def gateway(self) -> Gateway:

@@ -10,7 +10,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from services.cli_common import err, say, settings_of
@@ -71,87 +70,6 @@ def cmd_topics(args: argparse.Namespace) -> int:
     created = ensure_topics(settings, bootstrap_servers(settings))
     say(f"created: {', '.join(created)}" if created else "all topics exist")
     return 0
-
-
-def cmd_publish(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from schemas.overdose_event import Source
-    from services.bootstrap import producer_for
-    from services.ingest.publisher import publish_lines
-    from services.runtime.run_files import bootstrap_servers
-
-    settings = settings_of(args)
-    if (args.file is None) == (not args.example) or (args.example and args.nemsis):
-        err("error: give a FILE (or - for standard input), or --example alone")
-        return 2
-    bootstrap_servers(settings)  # no broker known: say so before reading any input
-    if args.nemsis:
-        return _publish_nemsis(args, settings)
-    if args.example:
-        lines = _example_lines(settings)
-    elif args.file == "-":
-        lines = sys.stdin.buffer.read().splitlines()
-    else:
-        try:
-            lines = Path(args.file).read_bytes().splitlines()
-        except OSError as exc:
-            err(f"error: cannot read {args.file}: {exc.strerror}")
-            return 2
-    producer = producer_for(settings)
-    with tqdm(total=len(lines), unit="event", disable=None, file=sys.stderr) as bar:
-        report = publish_lines(
-            producer,
-            settings,
-            lines,
-            source=Source(args.source) if args.source else None,
-            progress=bar.update,
-        )
-    producer.close()
-    for item in report.warnings:
-        err(f"line {item.line}: warning: {item.message}")
-    for item in report.failed:
-        err(f"line {item.line}: error: {item.message}")
-    say(f"published {report.sent} event(s); {len(report.failed)} failed")
-    return 1 if report.failed else 0
-
-
-def _example_lines(settings: Any) -> list[bytes]:
-    """The tour's example events, timed before the clock's now (services/simulation/)."""
-    from services.clock import shifted_clock
-    from services.simulation.example_events import example_events, example_summary
-
-    events = example_events(shifted_clock(settings.clock_offset_seconds)())
-    say(f"example: {example_summary()}")
-    return [json.dumps(event).encode() for event in events]
-
-
-def _publish_nemsis(args: argparse.Namespace, settings: Any) -> int:
-    from tqdm import tqdm
-
-    from services.bootstrap import producer_for
-    from services.ingest.nemsis_batch import publish_nemsis
-    from services.programs import load_programs
-
-    programs = load_programs(settings.programs_file)
-    try:
-        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
-    except OSError as exc:
-        err(f"error: cannot read {args.file}: {exc.strerror}")
-        return 2
-    producer = producer_for(settings)
-    try:
-        with source, tqdm(unit="report", disable=None, file=sys.stderr) as bar:
-            summary = publish_nemsis(
-                source, producer, settings, programs, agency_id=args.agency, progress=bar.update
-            )
-    finally:
-        producer.close()
-    for line in summary.lines():
-        say(line)
-    if summary.refused:
-        return 2
-    return 1 if summary.rejected else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -259,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rejections_command(sub)
 
+    from services.cli_report import add_report_command
+
+    add_report_command(sub)
+
     from services.cli_referrals import add_referral_commands
 
     add_referral_commands(sub)
@@ -266,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     from services.cli_providers import add_provider_commands
 
     add_provider_commands(sub)
+
+    from services.cli_retention import add_retention_commands
+
+    add_retention_commands(sub)
 
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("name", choices=["overdose-event", "referral-event"])
@@ -302,29 +228,9 @@ def _add_stack_commands(sub: Any) -> None:
 
 def _add_event_commands(sub: Any) -> None:
     """publish, simulate, queue: events in, the queue out."""
-    publish = sub.add_parser(
-        "publish", help="publish overdose events: JSON lines, or a NEMSIS v3.5 export"
-    )
-    publish.add_argument(
-        "file", nargs="?", help="a JSON-lines file (or NEMSIS XML), or - for standard input"
-    )
-    publish.add_argument(
-        "--example",
-        action="store_true",
-        help="publish the tour's example events, timed 2 to 30 hours before now",
-    )
-    publish.add_argument(
-        "--nemsis", action="store_true", help="the file is a NEMSIS v3.5 EMSDataSet (XML)"
-    )
-    publish.add_argument(
-        "--agency", help="with --nemsis: the agency id (default: the file's dAgency.02)"
-    )
-    publish.add_argument(
-        "--source",
-        choices=["ems", "police"],
-        help="topic for every line (default: each line's `source`)",
-    )
-    publish.set_defaults(func=cmd_publish)
+    from services.cli_publish import add_publish_command
+
+    add_publish_command(sub)
 
     simulate = sub.add_parser("simulate", help="publish synthetic events (invented people)")
     simulate.add_argument("--rate", type=float, default=5.0, help="events per second")

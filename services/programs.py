@@ -20,6 +20,7 @@ from services.cases.tiering import OtherHistoryTiers
 from services.ingest.overdose_class import OverdoseClass
 from services.planning.shifts import TeamList
 from services.planning.window_hours import VisitWindow
+from services.retention.settings import RetentionSettings
 from services.sms.cadence import TextSettings
 
 
@@ -88,6 +89,7 @@ class Program(BaseModel):
     engaged: EngagedSettings = Field(default_factory=EngagedSettings)  # check-ins
     family_support: FamilySupportSettings = Field(default_factory=FamilySupportSettings)
     providers: ProviderList = Field(default_factory=list, alias="provider")
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)  # the purge
 
     @property
     def zone(self) -> ZoneInfo:

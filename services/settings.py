@@ -22,6 +22,28 @@ def trusted_networks(setting: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(part, strict=False) for part in parts if part)
 
 
+def _check_public_url(value: str, environment: str) -> None:
+    """Twilio calls this address and signs its requests with it, and each text names it
+    as its status callback: an address Twilio cannot call fails every text later. So,
+    at start: absolute (scheme and host), no user, query or fragment; https outside
+    development (http only for a development tunnel)."""
+    url = urlsplit(value)
+    schemes = ("https",) if environment != "development" else ("https", "http")
+    shown = "a URL with a user name or password" if "@" in url.netloc else repr(value)
+    try:
+        host = url.hostname
+        url.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        host = None
+    if url.scheme not in schemes or not host or url.query or url.fragment or "@" in url.netloc:
+        where = "in development" if environment == "development" else f"in {environment}"
+        kind = "http(s)" if environment == "development" else "https"
+        raise ValueError(
+            f"QRT_TWILIO_PUBLIC_URL must be an absolute {kind} URL {where}, e.g. "
+            f"https://qrt.example.org, with no user, query or fragment (got {shown})"
+        )
+
+
 class Settings(BaseSettings):
     """All knobs of one deployment. Environment names are given in each field."""
 
@@ -73,6 +95,9 @@ class Settings(BaseSettings):
     )
     gateway_max_batch_bytes: int = Field(default=5 * MIB, ge=1024, description="POST /events")
     gateway_max_nemsis_bytes: int = Field(default=50 * MIB, ge=1024, description="NEMSIS XML")
+    nemsis_max_elements_per_report: int = Field(
+        default=20_000, ge=100, le=10_000_000, description="a bigger NEMSIS report is refused"
+    )
     gateway_ack_seconds: float = Field(
         default=10.0, gt=0, le=120, description="longest wait for the broker's ack, else 503"
     )
@@ -83,6 +108,22 @@ class Settings(BaseSettings):
     )
     sms_rate_per_second: float = Field(default=1.0, gt=0, le=1000, description="per sender")
     sms_concurrency: int = Field(default=4, ge=1, le=64)
+    sms_max_tries: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="sends of one text whose fate stayed unknown (no answer, then not found "
+        "at Twilio) before it is failed; Twilio away, throttling or a 401 never use one up",
+    )
+    sms_retry_first_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="first wait of a paused sender before a probe"
+    )
+    sms_retry_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        description="longest wait between probes while Twilio is away (Retry-After may be longer)",
+    )
     session_hours: float = Field(default=12.0, gt=0, le=168, description="a page sign-in")
     token_days: float = Field(default=90.0, gt=0, le=3650, description="an API bearer token")
     login_max_failures: int = Field(
@@ -187,13 +228,10 @@ class Settings(BaseSettings):
                     "QRT_ENVIRONMENT=production with Twilio needs QRT_TWILIO_PUBLIC_URL, the "
                     "https address Twilio calls (webhook signatures are checked against it)"
                 )
-        if self.twilio_public_url and self.environment == "production":
-            url = urlsplit(self.twilio_public_url)
-            if url.scheme != "https" or not url.netloc:
-                raise ValueError(
-                    f"QRT_TWILIO_PUBLIC_URL must be an absolute https URL in production, "
-                    f"e.g. https://qrt.example.org (got {self.twilio_public_url!r})"
-                )
+        if self.twilio_public_url:
+            _check_public_url(self.twilio_public_url, self.environment)
+        if self.sms_retry_first_seconds > self.sms_retry_max_seconds:
+            raise ValueError("QRT_SMS_RETRY_FIRST_SECONDS is more than QRT_SMS_RETRY_MAX_SECONDS")
         try:
             trusted_networks(self.trusted_proxies)
         except ValueError as exc:

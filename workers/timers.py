@@ -5,6 +5,8 @@
 - every `QRT_FULL_PLAN_MINUTES`: plan every program (shifts pass with time);
 - every `QRT_SWEEP_SECONDS`: open the family-support case of each known death that has
   none yet (services/cases/family_support.py).
+- every minute: the nightly retention of each program whose 03:00 (program time) passed
+  and whose day has not run yet (services/retention/nightly.py).
 Several timer workers may run: timers are claimed row by row and planning
 locks the program (on PostgreSQL), so nothing fires or plans twice at once.
 A job that fails is logged and runs again at its next tick; nothing is lost
@@ -26,12 +28,14 @@ from services.cases.family_support import sweep_family_support
 from services.cases.replanning import plan_program, plan_requested
 from services.cases.timers import BATCH, sweep_timers
 from services.planning.pace import PlanPace
+from services.retention.nightly import nightly_retention
 from services.runtime.metrics import PLANNER_RUNS, TIMERS_FIRED, serve_worker_metrics
 from services.runtime.recent_errors import keep_recent_errors
 from services.runtime.run_files import ready_file, write_atomically
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
+RETENTION_LOOK_SECONDS = 60  # how often the nightly retention looks whether it is due
 
 
 def sweep_all(ctx: Context) -> int:
@@ -67,6 +71,10 @@ def family_support(ctx: Context) -> None:
     sweep_family_support(ctx.store, ctx.programs, ctx.cipher, ctx.clock())
 
 
+def retention(ctx: Context) -> None:
+    nightly_retention(ctx.store, ctx.programs, ctx.clock())
+
+
 def build_scheduler(ctx: Context) -> BackgroundScheduler:
     settings = ctx.settings
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -81,6 +89,9 @@ def build_scheduler(ctx: Context) -> BackgroundScheduler:
         family_support, "interval", seconds=settings.sweep_seconds, args=[ctx],
         id="family-support", **common,
     )  # fmt: skip
+    scheduler.add_job(
+        retention, "interval", seconds=RETENTION_LOOK_SECONDS, args=[ctx], id="retention", **common
+    )
     scheduler.add_job(
         plan_all,
         "interval",

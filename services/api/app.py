@@ -27,6 +27,7 @@ from services.api.person_routes import router as person_router
 from services.api.program_routes import router as program_router
 from services.api.referral_routes import router as referral_router
 from services.api.rejection_routes import router as rejection_router
+from services.api.report_routes import router as report_router
 from services.api.security_headers import SecurityHeaders
 from services.api.treatment_routes import router as treatment_router
 from services.api.twilio_webhooks import router as twilio_router
@@ -41,6 +42,7 @@ from services.api.web.queue_pages import router as queue_pages_router
 from services.api.web.referral_pages import router as referral_pages_router
 from services.api.web.rejection_pages import router as rejection_pages_router
 from services.api.web.render import STATIC_DIR
+from services.api.web.report_pages import router as report_pages_router
 from services.api.web.treatment_pages import router as treatment_pages_router
 from services.bootstrap import Context, bootstrap
 from services.settings import Settings
@@ -90,6 +92,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         person_router,
         program_router,
         rejection_router,
+        report_router,
         live_router,
         ingest_router,
         twilio_router,
@@ -106,6 +109,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         engagement_pages_router,
         treatment_router,
         treatment_pages_router,
+        report_pages_router,
     ):
         app.include_router(router)
     app.add_middleware(NulGuard)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Table, delete, select, update
+from sqlalchemy import Column, Table, and_, delete, select, update
 
 from schemas.overdose_event import Patient
 from services.crypto.fields import FieldCipher
@@ -67,7 +67,8 @@ def _reseal(store: Store, cipher: FieldCipher, table: Table, column: Column[str]
     key = table.c.id
     while True:
         with store.transaction() as conn:
-            query = select(table).where(column.is_not(None)).order_by(key).limit(CHUNK)
+            kept = and_(column.is_not(None), column != "")  # "": removed (services/retention)
+            query = select(table).where(kept).order_by(key).limit(CHUNK)
             if last is not None:
                 query = query.where(key > last)
             rows = conn.execute(query).all()
@@ -109,6 +110,8 @@ def rotate(
     if reindex:
         with store.transaction() as conn:
             for row in conn.execute(select(persons)).all():
+                if not row.identity_sealed:  # removed (services/retention): no tokens again
+                    continue
                 identity = open_identity(cipher, row.id, row.identity_sealed)
                 features = features_from_patient(Patient.model_validate(identity))
                 conn.execute(delete(person_index).where(person_index.c.person_id == row.id))

@@ -12,20 +12,43 @@ from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.case_views import ClinicalFacts
-from schemas.overdose_event import Address, Location, OverdoseEvent, Patient
+from schemas.overdose_event import (
+    MAX_PHONES,
+    Address,
+    Destination,
+    Location,
+    OverdoseEvent,
+    Patient,
+)
 from services.crypto.fields import FieldCipher
 from services.store.tables import person_addresses, person_index, persons
 
-IDENTITY_FIELDS = ("first_name", "last_name", "dob", "sex", "phone", "language")
+IDENTITY_FIELDS = (
+    "first_name", "middle_name", "last_name", "dob", "age", "sex", "phone", "phones",
+    "language",
+)  # fmt: skip
 
 
 def identity_of(patient: Patient) -> dict[str, Any]:
     return patient.model_dump(mode="json", include=set(IDENTITY_FIELDS), exclude_none=True)
 
 
+def _phones_of(identity: dict[str, Any]) -> list[str]:
+    listed = identity.get("phones") or []
+    return list(listed) if listed else ([identity["phone"]] if identity.get("phone") else [])
+
+
 def merged_identity(known: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Fill what the person's record lacks; never overwrite what it has."""
-    return {**new, **known}
+    """Fill what the person's record lacks; never overwrite what it has. Phone numbers
+    add up (the known `phone` stays first: texts go on to the same number); the age is
+    the latest report's, when it gives one (an age without a date grows stale)."""
+    merged = {**new, **known}
+    phones = list(dict.fromkeys([*_phones_of(known), *_phones_of(new)]))[:MAX_PHONES]
+    if len(phones) > 1:
+        merged["phones"] = phones
+    if new.get("age"):
+        merged["age"] = new["age"]
+    return merged
 
 
 def seal_identity(cipher: FieldCipher, person_id: str, identity: dict[str, Any]) -> str:
@@ -33,6 +56,8 @@ def seal_identity(cipher: FieldCipher, person_id: str, identity: dict[str, Any])
 
 
 def open_identity(cipher: FieldCipher, person_id: str, sealed: str) -> dict[str, Any]:
+    if not sealed:  # removed by the retention job (services/retention): nothing is known
+        return {}
     value: dict[str, Any] = json.loads(cipher.open(sealed, f"persons.identity:{person_id}"))
     return value
 
@@ -56,9 +81,23 @@ def clinical_of(event: OverdoseEvent) -> ClinicalFacts | None:
         disposition=event.disposition,
         naloxone_administered=event.naloxone.administered,
         naloxone_doses=event.naloxone.doses,
+        naloxone_given_by=event.naloxone.given_by,
+        destination=destination_words(event.destination),
+        agency_name=event.agency_name,
     )
     empty = ClinicalFacts(naloxone_administered=False)
     return None if facts == empty else facts
+
+
+def destination_words(where: Destination | None) -> str | None:
+    """ "Name (street, line 2, state ZIP)": where the patient was taken, in one line."""
+    if where is None:
+        return None
+    town = " ".join(p for p in (where.state, where.zip) if p)
+    line = ", ".join(p for p in (where.address, where.address2, town) if p)
+    if where.name:
+        return f"{where.name} ({line})" if line else where.name
+    return line or None
 
 
 def seal_scene(cipher: FieldCipher, event_key: str, where: Location) -> str | None:

@@ -174,7 +174,8 @@ def read_original(
         ).first()
         if row is None:
             return None
-        original = base64.b64decode(cipher.open(row.original_sealed, _aad(row.letter_key)))
+        sealed = row.original_sealed  # "" once the retention job removed it: no bytes
+        original = base64.b64decode(cipher.open(sealed, _aad(row.letter_key))) if sealed else b""
         audit(conn, now, actor, "rejection_original_read", "rejection", str(rejection_id),
               {"bytes": len(original)})  # fmt: skip
     return original

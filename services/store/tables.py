@@ -5,7 +5,8 @@ Personal data (names, DOB, phone, addresses) is only ever stored sealed
 blind-index tokens (`person_index`); no column holds it in plaintext.
 
 The accounts' tables live in tables_accounts.py, those of referrals, contacts and
-treatment in tables_engagement.py; every table is importable from here.
+treatment in tables_engagement.py, the retention job's in tables_retention.py; every
+table is importable from here.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ cases = Table(
         "ix_cases_queue", "program_id", "status", "tier_rank", "window_due_at", "occurred_at", "id"
     ),
     Index("ix_cases_owner", "program_id", "owner_user_id"),
+    Index("ix_cases_program_time", "program_id", "occurred_at"),  # the program report
 )
 
 persons = Table(
@@ -182,6 +184,7 @@ audit_log = Table(
     Column("subject_id", String(64), nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_audit_log_subject", "subject_type", "subject_id"),
+    Index("ix_audit_log_at", "at"),  # the retention job removes the oldest
 )
 
 events = Table(
@@ -213,6 +216,7 @@ events = Table(
     Column("match_decision", String(16), nullable=True),
     UniqueConstraint("source", "agency_id", "event_id", name="uq_events_publisher_event_id"),
     UniqueConstraint("source", "agency_id", "incident_number", name="uq_events_incident"),
+    Index("ix_events_program_time", "program_id", "occurred_at"),  # the program report
 )
 
 case_events = Table(
@@ -387,11 +391,17 @@ from services.store.tables_engagement import (  # noqa: E402
     provider_keys,
     treatment_referrals,
 )
+from services.store.tables_retention import (  # noqa: E402
+    retention_grants,
+    retention_purges,
+    retention_runs,
+)
 
 __all__ = [
     "UTCDateTime", "agency_keys", "api_tokens", "attempts", "audit_log", "case_contacts",
     "case_events", "cases", "events", "gateway_inbox", "match_reviews", "metadata",
     "person_addresses", "person_index", "persons", "program_state", "provider_keys",
-    "rate_buckets", "rejections", "sms_consents", "sms_outbox", "sms_replies", "sms_statuses",
+    "rate_buckets", "rejections", "retention_grants", "retention_purges", "retention_runs",
+    "sms_consents", "sms_outbox", "sms_replies", "sms_statuses",
     "sms_texts", "timers", "treatment_referrals", "user_roles", "users", "web_sessions",
 ]  # fmt: skip

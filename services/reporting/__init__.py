@@ -1,0 +1,1 @@
+"""What a program reports for a period: the figures, and their charts."""
