@@ -23,7 +23,7 @@ from services.bootstrap import Context, Gateway
 from services.ingest import gateway, inbox
 from services.ingest.gateway_publisher import BrokerErrors, GatewayPublisher
 from services.ingest.nemsis import ForeignAgency, NemsisRefused
-from services.ingest.nemsis_batch import collect_nemsis
+from services.ingest.nemsis_batch import Checked, collect_nemsis
 from services.runtime.metrics import GATEWAY_REQUESTS
 from services.runtime.retry import describe
 from services.runtime.run_files import NoBrokerConfigured
@@ -217,7 +217,7 @@ async def _post_nemsis(request: Request) -> JSONResponse:
     if body is None:
         return _error(413, f"the file is over {limit:,} bytes")
     try:
-        summary, events = await asyncio.to_thread(
+        summary, ready = await asyncio.to_thread(
             collect_nemsis, io.BytesIO(body), ctx.programs, own_agency=agency, max_bytes=limit,
             max_elements=ctx.settings.nemsis_max_elements_per_report,
         )  # fmt: skip
@@ -225,19 +225,36 @@ async def _post_nemsis(request: Request) -> JSONResponse:
         return _error(403, str(exc))
     except NemsisRefused as exc:
         return _error(422, f"the file was refused: {exc}; nothing was published")
-    seen = await _duplicates(request, ctx, events)
-    fresh = [e for e in events if gateway.key_of(e) not in seen]
-    failed = await _publish(request, fresh)
-    if failed is not None:
-        return failed
+    del body  # the file is read: only its encoded events are kept
+    published = await _publish_checked(request, ctx, ready)
+    if isinstance(published, JSONResponse):
+        return published
     return JSONResponse(
         {
             "reports": summary.reports,
             "overdoses": dict(summary.overdoses),
-            "published": len(fresh),
-            "duplicates": len(events) - len(fresh),
+            "published": published,
+            "duplicates": len(ready) - published,
             "skipped": dict(summary.skipped),
             "rejected": [{"report": r, "reason": why} for r, why in summary.rejected],
         },
         status_code=202,
     )
+
+
+async def _publish_checked(
+    request: Request, ctx: Context, ready: list[Checked]
+) -> int | JSONResponse:
+    """A file's encoded events, MAX_BATCH at a time (as model objects only then): how
+    many were new, or the 503 to answer (the parts before it stay published; the same
+    file again publishes only the rest)."""
+    published = 0
+    for start in range(0, len(ready), MAX_BATCH):
+        events = [c.event() for c in ready[start : start + MAX_BATCH]]
+        seen = await _duplicates(request, ctx, events)
+        fresh = [e for e in events if gateway.key_of(e) not in seen]
+        failed = await _publish(request, fresh)
+        if failed is not None:
+            return failed
+        published += len(fresh)
+    return published

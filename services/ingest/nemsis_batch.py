@@ -2,26 +2,35 @@
 accounted for. Every report ends up in exactly one line of the summary.
 
 All or nothing per file: the whole file is read and checked first (the parser holds one
-report at a time; only the converted events, small, are kept) and nothing is published
-when it cannot be read to its end: the summary says after which report it broke and why."""
+report at a time; only the converted events are kept, each as its JSON bytes) and nothing
+is published when it cannot be read to its end: the summary says after which report it
+broke and why."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
-
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from typing import IO, TYPE_CHECKING, Any
 
 from schemas.overdose_event import OverdoseEvent
-from services.ingest.nemsis import MAX_ELEMENTS, NemsisRefused, NemsisReport, read_reports
+from services.ingest.nemsis import (
+    MAX_BYTES,
+    MAX_ELEMENTS,
+    NemsisRefused,
+    NemsisReport,
+    read_reports,
+)
 from services.ingest.overdose_class import OverdoseClass, classify, followed_up
 from services.programs import Program, Programs
 from services.settings import Settings
-from services.topics import SOURCE_TOPICS
 from services.triage.routing import route_event
+
+if TYPE_CHECKING:
+    from kafka import KafkaProducer
+
+SEND_AT_ONCE = 10_000  # events sent before waiting for the broker's acknowledgements
 
 
 @dataclass
@@ -98,29 +107,42 @@ def publish_nemsis(
     """Read the whole file, then publish its events; nothing when the file cannot be read
     to its end (`refused`), nor, with `all_or_nothing`, when a report was rejected."""
     summary = NemsisSummary()
-    ready: list[_Message] = []
     try:
-        per_report = settings.nemsis_max_elements_per_report
-        for report in read_reports(source, agency_id=agency_id, max_elements=per_report):
-            progress(1)
-            if decide(report, programs, summary) and report.event is not None:
-                ready.append(_message(report.report_id, report.event, settings))
-            summary.last_report = report.report_id
+        ready = read_nemsis(
+            source, programs, summary, agency_id=agency_id,
+            max_elements=settings.nemsis_max_elements_per_report, progress=progress,
+        )  # fmt: skip
     except NemsisRefused as exc:
         summary.refused = str(exc)
         return summary
     if all_or_nothing and summary.rejected:
         summary.held = True
         return summary
+    for start in range(0, len(ready), SEND_AT_ONCE):
+        _send(ready[start : start + SEND_AT_ONCE], producer, settings, summary, timeout_s)
+    return summary
+
+
+def _send(
+    part: list[Checked], producer: KafkaProducer, settings: Settings, summary: NemsisSummary,
+    timeout_s: float,
+) -> None:  # fmt: skip
+    """Send, then wait until the broker acknowledged every one (a future each, so a part
+    at a time: the futures of a whole file would weigh more than its events)."""
+    from kafka.errors import KafkaError  # only to publish: reading needs no broker
+
+    from services.topics import SOURCE_TOPICS
+
     pending: list[tuple[str, Any]] = []
-    for message in ready:
+    for message in part:
+        topic = settings.topic(SOURCE_TOPICS[message.source])
         try:
-            future = producer.send(message.topic, key=message.key, value=message.value)
+            future = producer.send(topic, key=message.event_id.encode(), value=message.value)
         except KafkaError as exc:
-            summary.rejected.append((message.report_id, f"not sent: {exc}"))
+            summary.rejected.append((message.event_id, f"not sent: {exc}"))
             continue
-        pending.append((message.report_id, future))
-        summary.event_ids.append(message.key.decode())
+        pending.append((message.event_id, future))
+        summary.event_ids.append(message.event_id)
     producer.flush(timeout=timeout_s)
     for report_id, future in pending:
         try:
@@ -128,27 +150,56 @@ def publish_nemsis(
             summary.published += 1
         except KafkaError as exc:
             summary.rejected.append((report_id, f"broker did not acknowledge: {exc}"))
-    return summary
 
 
 @dataclass(frozen=True, slots=True)
-class _Message:
-    """A report's event as it will be sent: its JSON bytes, about an eighth of the
-    model object's memory (what a whole file read first keeps)."""
+class Checked:
+    """A checked report's event as it will be sent: its JSON bytes, about an eighth of
+    the model object's memory (what a whole file read first keeps), and its key. The
+    event id is the report's id (its UUID, else eRecord.01)."""
 
-    report_id: str
-    topic: str
-    key: bytes
+    source: str
+    agency_id: str
+    event_id: str
     value: bytes
 
+    def event(self) -> OverdoseEvent:
+        return OverdoseEvent.model_validate_json(self.value)
 
-def _message(report_id: str, event: OverdoseEvent, settings: Settings) -> _Message:
-    return _Message(
-        report_id,
-        settings.topic(SOURCE_TOPICS[event.source.value]),
-        event.event_id.encode(),
+
+def checked(event: OverdoseEvent) -> Checked:
+    return Checked(
+        sys.intern(event.source.value),
+        sys.intern(event.agency_id),  # one agency per file: one string for them all
+        event.event_id,
         event.model_dump_json(exclude_none=True).encode(),
     )
+
+
+def read_nemsis(
+    source: IO[bytes],
+    programs: Programs,
+    summary: NemsisSummary,
+    *,
+    agency_id: str | None = None,
+    own_agency: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_elements: int = MAX_ELEMENTS,
+    progress: Callable[[int], None] = lambda n: None,
+) -> list[Checked]:
+    """Read and check a whole export before anything is published: the events to
+    publish, encoded; `summary` counts every report. A file that cannot be read to its
+    end raises NemsisRefused (`summary` then says how far it was read)."""
+    ready: list[Checked] = []
+    for report in read_reports(
+        source, agency_id=agency_id, own_agency=own_agency, max_bytes=max_bytes,
+        max_elements=max_elements,
+    ):  # fmt: skip
+        progress(1)
+        if decide(report, programs, summary) and report.event is not None:
+            ready.append(checked(report.event))
+        summary.last_report = report.report_id
+    return ready
 
 
 def collect_nemsis(
@@ -158,15 +209,13 @@ def collect_nemsis(
     own_agency: str,
     max_bytes: int,
     max_elements: int = MAX_ELEMENTS,
-) -> tuple[NemsisSummary, list[OverdoseEvent]]:
+) -> tuple[NemsisSummary, list[Checked]]:
     """Read a whole export before anything is published (the gateway's all-or-nothing):
-    the events to publish, and the summary. A refused file raises NemsisRefused."""
+    the summary, and the events to publish, encoded (`Checked.event()` gives one back).
+    A refused file raises NemsisRefused."""
     summary = NemsisSummary()
-    events = [
-        report.event
-        for report in read_reports(
-            source, own_agency=own_agency, max_bytes=max_bytes, max_elements=max_elements
-        )
-        if decide(report, programs, summary) and report.event is not None
-    ]
-    return summary, events
+    ready = read_nemsis(
+        source, programs, summary, own_agency=own_agency, max_bytes=max_bytes,
+        max_elements=max_elements,
+    )  # fmt: skip
+    return summary, ready

@@ -22,6 +22,7 @@ from services.store.repository import Store
 from services.topics import ensure_topics
 from tests import wall_clock
 from tests.support import read_topic
+from tests.support_nemsis import export, report_id
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "nemsis"
 
@@ -137,6 +138,20 @@ def test_a_nemsis_upload_publishes_the_overdoses_and_summarizes(gateway: Any, br
     assert client.post("/api/v1/events/nemsis", content=xml).json()["duplicates"] == 4
     hostile = client.post("/api/v1/events/nemsis", content=(CORPUS / "xxe.xml").read_bytes())
     assert hostile.status_code == 422 and "unsafe XML" in hostile.json()["detail"]
+
+
+def test_a_nemsis_upload_of_many_overdoses_is_published_in_parts(gateway: Any, broker: str) -> None:
+    """1,234 overdoses: kept encoded while the file is read, then checked for duplicates
+    and published 500 at a time (one query for all of them was too deep for SQLite)."""
+    client, settings = gateway
+    xml = export(1234)
+    response = client.post("/api/v1/events/nemsis", content=xml)
+    assert response.status_code == 202, response.text
+    assert response.json()["published"] == 1234 and response.json()["duplicates"] == 0
+    sent = on_topic(broker, settings, 1234)
+    assert sorted(e["event_id"] for e in sent) == sorted(report_id(n) for n in range(1234))
+    again = client.post("/api/v1/events/nemsis", content=xml).json()
+    assert (again["published"], again["duplicates"]) == (0, 1234)
 
 
 def test_the_smallest_police_record_is_accepted(gateway: Any, broker: str, store: Store) -> None:
