@@ -25,6 +25,7 @@ KINDS = {
     "text_phone_tokens": "texts' phone tokens",
     "reply_phone_tokens": "replies' phone tokens",
     "consent_phone_tokens": "consents' phone tokens",
+    "consent_owners": "consents' person and case ids (the phone still used by another)",
     "reviews": "match reviews' evidence",
     "inbox": "gateway inbox rows",
     "orphan_reports": "reports of no person or case",
@@ -73,6 +74,11 @@ def describe(run: Any) -> list[str]:
         lines.append(
             f"audit log: {run.audit_rows} row(s) older than {run.audit_cutoff:%Y-%m-%d} {verb}; "
             f"{run.unrouted_originals} original(s) of rejected records of no program {verb}"
+        )
+    if not run.dry_run and not run.file_settled:
+        lines.append(
+            "warning: the SQLite write-ahead log is not emptied yet (another connection "
+            "holds a read); what was removed leaves its -wal file at the next checkpoint"
         )
     if not run.anything:
         lines.append("nothing new to remove")

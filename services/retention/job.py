@@ -11,6 +11,8 @@ program's run (`retention_run`); a dry run reads the same and writes nothing."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +33,11 @@ SCAN_PAGE = 500
 PURGE_BATCH = 100
 ROWS_PER_TRANSACTION = 2000
 ACTOR = "retention"
+SETTLE_TRIES = 4  # checkpoints tried while another connection holds a read
+SETTLE_WAIT_MS = 100  # each try waits this long for the read to end (busy timeout)
+SETTLE_BACKOFF_S = 0.05  # then this, doubled each time, before the next try
 Progress = Callable[[int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +48,15 @@ class ProgramPurge:
     persons: int = 0  # purged (a dry run: would be)
     cases: int = 0  # cases without a person purged
     removed: Counter[str] = field(default_factory=Counter)  # what went, by kind
+    file_settled: bool = True  # SQLite: the write-ahead log checkpointed (settle_file)
+
+
+@dataclass
+class NoProgramParts:
+    originals: int  # originals of rejections routed to no program removed
+    audit_cutoff: datetime
+    audit_rows: int
+    file_settled: bool = True
 
 
 @dataclass
@@ -53,6 +68,12 @@ class RetentionRun:
     audit_cutoff: datetime | None = None
     audit_rows: int = 0
     unrouted_originals: int = 0
+    parts_settled: bool = True
+
+    @property
+    def file_settled(self) -> bool:
+        """False when a checkpoint of the SQLite write-ahead log was kept from finishing."""
+        return self.parts_settled and all(p.file_settled for p in self.programs)
 
     @property
     def anything(self) -> bool:
@@ -82,16 +103,16 @@ def run_retention(
         run.programs.append(purge_program(store, program, now, dry_run=dry_run, progress=progress))
     if every_program and programs:
         parts = purge_parts_of_no_program(store, programs, now, dry_run=dry_run)
-        run.unrouted_originals, run.audit_cutoff, run.audit_rows = parts
+        run.unrouted_originals, run.audit_cutoff = parts.originals, parts.audit_cutoff
+        run.audit_rows, run.parts_settled = parts.audit_rows, parts.file_settled
     return run
 
 
 def purge_parts_of_no_program(
     store: Store, programs: Sequence[Program], now: datetime, *, dry_run: bool
-) -> tuple[int, datetime, int]:
+) -> NoProgramParts:
     """The originals of rejections routed to no program (after the longest
-    `personal_data_years`) and the audit rows older than the longest `audit_years`:
-    (originals, the audit cutoff, audit rows)."""
+    `personal_data_years`) and the audit rows older than the longest `audit_years`."""
     longest_personal = max(p.retention.personal_data_years for p in programs)
     originals = _in_transactions(
         store,
@@ -106,9 +127,8 @@ def purge_parts_of_no_program(
     )
     audit_cutoff = years_before(now, max(p.retention.audit_years for p in programs))
     removed = trim_audit_log(store, audit_cutoff, now, dry_run=dry_run)
-    if not dry_run:
-        settle_file(store)
-    return originals, audit_cutoff, removed
+    settled = True if dry_run else settle_file(store)
+    return NoProgramParts(originals, audit_cutoff, removed, settled)
 
 
 def _in_transactions(store: Store, dry_run: bool, step: Callable[[Connection, bool], int]) -> int:
@@ -194,7 +214,7 @@ def purge_program(
     if not dry_run:
         with store.transaction() as conn:
             audit(conn, now, ACTOR, "retention_run", "program", program.id, _run_detail(done))
-        settle_file(store)
+        done.file_settled = settle_file(store)
     return done
 
 
@@ -203,13 +223,34 @@ def _secure_delete(conn: Connection) -> None:
         conn.exec_driver_sql("PRAGMA secure_delete = ON")
 
 
-def settle_file(store: Store) -> None:
+def settle_file(store: Store) -> bool:
     """SQLite: the write-ahead log copied into the file and emptied, so the old versions
     of the pages that held what went are overwritten now (removed rows' space is zeroed
-    by `secure_delete`), not at some later checkpoint."""
-    if store.engine.dialect.name == "sqlite":
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    by `secure_delete`), not at some later checkpoint. That needs no other connection to
+    hold a read: tried `SETTLE_TRIES` times, then False (a warning logged; the next
+    checkpoint does it). True when done, and on PostgreSQL."""
+    if store.engine.dialect.name != "sqlite":
+        return True
+    with store.engine.connect() as conn:
+        was = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SETTLE_WAIT_MS}")
+        try:
+            for attempt in range(SETTLE_TRIES):
+                busy, _log, _checkpointed = conn.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).one()
+                if not busy:
+                    return True
+                if attempt + 1 < SETTLE_TRIES:
+                    time.sleep(SETTLE_BACKOFF_S * 2**attempt)  # I/O: another read to end
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {was}")
+    log.warning(
+        "retention: the SQLite write-ahead log could not be emptied after %d tries (another "
+        "connection holds a read); what was removed leaves it at the next checkpoint",
+        SETTLE_TRIES,
+    )
+    return False
 
 
 def _facts(conn: Connection, program_id: str, kind: str, ids: list[str]) -> list[SubjectFacts]:

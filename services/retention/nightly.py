@@ -65,13 +65,11 @@ def _program_run(store: Store, program: Program, now: datetime) -> None:
 
 
 def _every_program(store: Store, programs: Programs, now: datetime) -> None:
-    originals, cutoff, removed = purge_parts_of_no_program(
-        store, programs.programs, now, dry_run=False
-    )
+    parts = purge_parts_of_no_program(store, programs.programs, now, dry_run=False)
     log.info(
         "retention: %d original(s) of no program's rejections and %d audit row(s) older "
         "than %s removed",
-        originals,
-        removed,
-        cutoff.date(),
+        parts.originals,
+        parts.audit_rows,
+        parts.audit_cutoff.date(),
     )

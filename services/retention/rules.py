@@ -1,11 +1,12 @@
 """Whose personal data goes, and when the nightly run is due (pure: no I/O).
 
 A subject is a person, or a case that has none (a report without a patient's identity).
-Its personal data goes when every case of it is closed, no text of it is still to be
-sent or settled, and the last thing the program learned of it (a case closed or
-changed, a report recorded, the person's record made or changed) is older than the
-cutoff (`personal_data_years` before now). A subject purged before is looked at again
-only if something of it changed after that purge."""
+Its personal data goes when every case of it is closed (a person's: also the cases of
+their reports that belong to someone else now, after a review unlinked a report), no
+text of it is still to be sent or settled, and the last thing the program learned of it
+(a case closed or changed, a report recorded, the person's record made or changed) is
+older than the cutoff (`personal_data_years` before now). A subject purged before is
+looked at again only if something of it changed after that purge."""
 
 from __future__ import annotations
 
@@ -39,8 +40,11 @@ class SubjectFacts:
     id: str
     since: datetime  # the subject's own record: made or last changed
     last_report_at: datetime | None
-    cases: Sequence[CaseFacts]
+    cases: Sequence[CaseFacts]  # its own: purged with it
     purged_at: datetime | None
+    # cases of its reports owned by another subject: they keep it while open or recent,
+    # but go with their own subject
+    report_cases: Sequence[CaseFacts] = ()
 
     @property
     def case_ids(self) -> list[str]:
@@ -48,14 +52,14 @@ class SubjectFacts:
 
     @property
     def last_at(self) -> datetime:
-        times = [self.since, *(c.last_at for c in self.cases)]
+        times = [self.since, *(c.last_at for c in (*self.cases, *self.report_cases))]
         if self.last_report_at is not None:
             times.append(self.last_report_at)
         return max(times)
 
 
 def verdict(facts: SubjectFacts, cutoff: datetime) -> Verdict:
-    if any(not c.closed or c.text_pending for c in facts.cases):
+    if any(not c.closed or c.text_pending for c in (*facts.cases, *facts.report_cases)):
         return Verdict.OPEN
     last = facts.last_at
     if last >= cutoff:

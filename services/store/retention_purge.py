@@ -9,7 +9,8 @@ states, kinds and codes. Emptied: the NOT NULL sealed columns become "" (the mar
 readers take for "removed"), the others NULL. A phone token of the batch is replaced in
 the rows it keeps by one random stand-in (`purged.<random>`) per phone: the rows of
 one phone still count as one, and nothing leads back to the number. The consents of a
-phone are re-keyed only when no one else in the program uses that phone."""
+phone are re-keyed only when no one else in the program uses that phone; when someone
+does, they keep the token and lose the batch's person and case ids."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ STAND_IN = "purged."  # the prefix of a phone token's stand-in (real tokens have
 @dataclass(frozen=True)
 class PurgeScope:
     """What one batch purges: its persons, all their cases, the reports of those cases
-    and the persons' reports without a case."""
+    and every report of the persons, whatever its case (one in a case that went to
+    another person when a review unlinked another of its reports included)."""
 
     program_id: str
     person_ids: Sequence[str]
@@ -55,10 +57,7 @@ def scope_of(
 ) -> PurgeScope:
     rows = conn.execute(
         select(events.c.id, events.c.source, events.c.agency_id, events.c.event_id).where(
-            or_(
-                events.c.case_id.in_(case_ids),
-                and_(events.c.person_id.in_(person_ids), events.c.case_id.is_(None)),
-            )
+            or_(events.c.case_id.in_(case_ids), events.c.person_id.in_(person_ids))
         )
     ).all()
     return PurgeScope(
@@ -281,6 +280,29 @@ def _texts(
     return n
 
 
+def _shared_consents(conn: Connection, s: PurgeScope, shared: Sequence[str], apply: bool) -> int:
+    """The consents of a phone someone else still uses keep their token and answer (the
+    word belongs to the number); they lose the batch's person and case ids instead."""
+    if not shared:
+        return 0
+    k = sms_consents.c
+    person_ids, case_ids = list(s.person_ids), list(s.case_ids)
+    return _change(
+        conn,
+        sms_consents,
+        and_(
+            k.program_id == s.program_id,
+            k.phone_token.in_(shared),
+            or_(k.person_id.in_(person_ids), k.case_id.in_(case_ids)),
+        ),
+        {
+            "person_id": case((k.person_id.in_(person_ids), None), else_=k.person_id),
+            "case_id": case((k.case_id.in_(case_ids), None), else_=k.case_id),
+        },
+        apply,
+    )
+
+
 def purge(conn: Connection, s: PurgeScope, *, apply: bool) -> Counter[str]:
     """Remove (apply) or count (dry run) the batch's personal data; what went, by kind."""
     tokens = _phone_tokens(conn, s)
@@ -292,4 +314,5 @@ def purge(conn: Connection, s: PurgeScope, *, apply: bool) -> Counter[str]:
     removed.update(_reports(conn, s, apply))
     removed.update(_visits(conn, s, apply))
     removed.update(_texts(conn, s, stand_ins, unshared, apply))
+    removed["consent_owners"] = _shared_consents(conn, s, sorted(shared), apply)
     return +removed

@@ -1,7 +1,8 @@
 """What the retention job reads to decide (services/retention/rules.py): a program's
 persons and its cases without a person, a page at a time in id order, with the facts of
-each: its cases (a person's own, and the family-support case their death opened), their
-closing, last change, reports and texts still pending, and when it was purged before."""
+each: its cases (a person's own, and the family-support case their death opened; apart,
+the cases of a person's reports that another person owns now), their closing, last
+change, reports and texts still pending, and when it was purged before."""
 
 from __future__ import annotations
 
@@ -106,6 +107,29 @@ def _purged(conn: Connection, kind: str, ids: Sequence[str]) -> dict[str, dateti
     return {r.subject_id: r.purged_at for r in rows}
 
 
+def _report_cases(
+    conn: Connection, ids: Sequence[str], theirs: dict[str, list[CaseFacts]]
+) -> dict[str, list[CaseFacts]]:
+    """The cases of these persons' reports that are not theirs (a review unlinked another
+    report of the case, and the case went with it): by person."""
+    pairs = conn.execute(
+        select(events.c.person_id, events.c.case_id)
+        .where(events.c.person_id.in_(ids), events.c.case_id.is_not(None))
+        .distinct()
+    ).all()
+    foreign = [(p, c) for p, c in pairs if c not in {f.id for f in theirs.get(p, [])}]
+    if not foreign:
+        return {}
+    rows = conn.execute(
+        select(*_CASE_COLUMNS).where(cases.c.id.in_(sorted({c for _, c in foreign})))
+    ).all()
+    facts = _case_facts(conn, rows)
+    by_person: dict[str, list[CaseFacts]] = defaultdict(list)
+    for person_id, case_id in sorted(foreign):
+        by_person[person_id].append(facts[case_id])
+    return by_person
+
+
 def person_facts(conn: Connection, program_id: str, ids: Sequence[str]) -> list[SubjectFacts]:
     """The facts of these persons of the program (module doc)."""
     if not ids:
@@ -119,6 +143,7 @@ def person_facts(conn: Connection, program_id: str, ids: Sequence[str]) -> list[
         by_person[r.person_id].append(facts[r.id])
     for r in family:
         by_person[family_of[r.id]].append(facts[r.id])
+    elsewhere = _report_cases(conn, ids, by_person)
     reported = dict(
         conn.execute(
             select(events.c.person_id, func.max(events.c.recorded_at))
@@ -140,6 +165,7 @@ def person_facts(conn: Connection, program_id: str, ids: Sequence[str]) -> list[
             last_report_at=reported.get(r.id),
             cases=by_person.get(r.id, []),
             purged_at=purged.get(r.id),
+            report_cases=elsewhere.get(r.id, []),
         )
         for r in rows
     ]

@@ -4,6 +4,7 @@ since an earlier purge), and when the nightly run may start (03:00 program time)
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -89,3 +90,15 @@ def test_the_nightly_run_may_start_from_three_in_the_morning_program_time() -> N
     assert night_run_day(datetime(2026, 12, 3, 4, 59, tzinfo=UTC), ny) == date(2026, 12, 2)
     summer = datetime(2026, 7, 1, 7, 0, tzinfo=UTC)  # 03:00 EDT
     assert night_run_day(summer, ny) == date(2026, 7, 1)
+
+
+def test_the_cases_of_a_persons_reports_owned_by_another_keep_them_too() -> None:
+    def with_reports_in(*elsewhere: CaseFacts) -> SubjectFacts:
+        theirs = [dataclasses.replace(c, id=f"b{n}") for n, c in enumerate(elsewhere)]
+        return dataclasses.replace(person(case(800)), report_cases=theirs)
+
+    assert verdict(with_reports_in(case(700)), CUTOFF) is Verdict.PURGE
+    assert verdict(with_reports_in(case(700, closed=False)), CUTOFF) is Verdict.OPEN
+    assert verdict(with_reports_in(case(700, pending=True)), CUTOFF) is Verdict.OPEN
+    assert verdict(with_reports_in(case(20)), CUTOFF) is Verdict.RECENT, "closed lately"
+    assert with_reports_in(case(700)).case_ids == ["c"], "purged with their own subject"
