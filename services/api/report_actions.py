@@ -19,6 +19,8 @@ from services.bootstrap import Context
 from services.reporting.build import audit_report_read, program_report
 from services.reporting.period import PeriodError, default_period
 
+FIRST_DAY, LAST_DAY = date(1971, 1, 1), date(9998, 12, 31)  # the days the store can hold
+
 
 def report_for(
     ctx: Context,
@@ -35,6 +37,11 @@ def report_for(
     program = ctx.programs.get(program_id)
     if program is None:
         raise HTTPException(status_code=409, detail=f"program {program_id} is not configured")
+    for name, day in (("from", period_from), ("to", period_to)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise HTTPException(
+                status_code=422, detail=f"`{name}` must be between {FIRST_DAY} and {LAST_DAY}"
+            )
     now = ctx.clock()
     first, last = default_period(now.astimezone(program.zone).date(), period_from, period_to)
     clinical = caller.principal.can(program_id, Capability.VIEW_CLINICAL)

@@ -46,6 +46,7 @@ def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_production_refuses_development_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QRT_ENVIRONMENT", "production")
+    monkeypatch.delenv("QRT_CLOCK_OFFSET_SECONDS", raising=False)  # production: the real clock
     monkeypatch.setenv("DATABASE_URL", "postgresql://qrt@db/qrt")
     with pytest.raises(ValidationError) as caught:
         Settings()
@@ -56,6 +57,7 @@ def test_production_refuses_development_fallbacks(monkeypatch: pytest.MonkeyPatc
 
 def test_production_with_everything_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QRT_ENVIRONMENT", "production")
+    monkeypatch.delenv("QRT_CLOCK_OFFSET_SECONDS", raising=False)  # production: the real clock
     monkeypatch.setenv("DATABASE_URL", "postgresql://qrt@db/qrt")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
     monkeypatch.setenv("QRT_PROGRAMS_FILE", str(tmp_path / "programs.toml"))
@@ -73,6 +75,7 @@ def test_settings_are_frozen() -> None:
 
 def _production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QRT_ENVIRONMENT", "production")
+    monkeypatch.delenv("QRT_CLOCK_OFFSET_SECONDS", raising=False)  # production: the real clock
     monkeypatch.setenv("DATABASE_URL", "postgresql://qrt@db/qrt")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
     monkeypatch.setenv("QRT_PROGRAMS_FILE", str(tmp_path / "programs.toml"))
