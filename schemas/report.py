@@ -2,21 +2,25 @@
 `qrt report` and the report page. The measures are defined in `DEFINITIONS` (the page
 states them); no figure names or points to a person.
 
-Counts are `Cell`s: an int, or `"<11"` when the report is shareable (`share=true`) and
-the count is from 1 to 10 (the small-cell rule of CMS and CDC data releases). A share
-that would reveal such a count is `None` in a shareable report.
+Counts are `Cell`s: an int, or in a shareable report (`share=true`) `"<11"` for a
+count from 1 to 10 (the small-cell rule of CMS and CDC data releases) and `">10"` for a
+count above 10 hidden so that no `"<11"` can be worked out from the figures shown
+(complementary suppression: services/reporting/suppression.py). A share or quantile
+that would reveal a hidden count is `None` in a shareable report.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-SUPPRESSED: Literal["<11"] = "<11"
-Cell = int | Literal["<11"]
+SUPPRESSED: Literal["<11"] = "<11"  # a count from 1 to 10
+WITHHELD: Literal[">10"] = ">10"  # a count above 10, hidden so that no "<11" can be worked out
+Cell = int | Literal["<11", ">10"]
 
 
 class ReportBy(StrEnum):
@@ -33,6 +37,10 @@ class NamedCount(Frozen):
 
     name: str
     count: Cell
+
+
+def named(rows: Iterable[tuple[str, int]]) -> list[NamedCount]:
+    return [NamedCount(name=name, count=count) for name, count in rows]
 
 
 class Quantiles(Frozen):
@@ -70,7 +78,8 @@ class FunnelStep(Frozen):
 
 
 class CaseFigures(Frozen):
-    opened_by_kind: list[NamedCount]  # overdose, referral:<kind>, family_support
+    # overdose, referral:<kind> (one `referral` row without clinical measures), family_support
+    opened_by_kind: list[NamedCount]
     funnel: list[FunnelStep]  # steps past "contacted" only with clinical measures
     attempted: Cell
     contacted: Cell
@@ -210,7 +219,10 @@ DEFINITIONS: dict[str, str] = {
     ),
     "shareable figures": (
         "Counts from 1 to 10 are shown as <11 (the small-cell rule of CMS and CDC data "
-        "releases), with any share that would reveal them."
+        "releases), with any share that would reveal them. Where figures add up to "
+        "another (fatal and non-fatal to the overdoses, the months or weeks, the bins and "
+        "teams to the cases contacted, sources, agencies, kinds and outcomes), more counts "
+        "are hidden, as >10 (or the total), so that no <11 can be worked out from the rest."
     ),
 }
 # What only a report with clinical measures defines (law enforcement gets neither)

@@ -2,8 +2,8 @@
 [--format table|json|csv] [--share]`: what a program reports for a period (the figures of
 `GET /api/v1/programs/{id}/report`). An operator's command on the server: the clinical
 measures are included; `--share` gives the figures for release (counts from 1 to 10 as
-<11). Days in the program's time zone, `--to` included; without them, the last 12 full
-months. The read is audited (actor `cli`)."""
+<11, and >10 for those that would reveal one). Days in the program's time zone, `--to`
+included; without them, the last 12 full months. The read is audited (actor `cli`)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,10 @@ def _table(name: str, rows: list[tuple[str, str, str]]) -> None:
     say(f"{name} ({about['program_id']}): {about['period_from']} to {about['period_to']}, "
         f"by {about['by']}, days in {about['zone']}")  # fmt: skip
     if about["share"] == "true":
-        say("For release: counts from 1 to 10 are shown as <11, shares that would reveal one as -")
+        say(
+            "For release: counts from 1 to 10 are shown as <11, counts that would reveal one "
+            "as >10, shares that would reveal one as -"
+        )
     width = max((len(m) for s, m, _ in rows if s != "report"), default=10)
     section = "report"
     for s, measure, value in rows:

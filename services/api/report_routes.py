@@ -25,8 +25,9 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
         "Days in the program's time zone, `to` included; without `from` and `to`, the last "
         "12 full months. At most three years. Anyone who sees the program's queue gets it; "
         "the clinical measures only roles with `view_clinical`. `share=true` shows every "
-        "count from 1 to 10 as `<11` and leaves out the shares and quantiles that would "
-        "reveal one. `format=csv`: one row a figure."
+        "count from 1 to 10 as `<11`, hides as `>10` (or hides the total) the counts that "
+        "would let one be worked out from figures that add up, and leaves out the shares "
+        "and quantiles that would reveal a hidden count. `format=csv`: one row a figure."
     ),
     responses={200: {"content": {"text/csv": {}}}},
 )

@@ -23,7 +23,6 @@ from schemas.report import (
     definitions_for,
 )
 from services.programs import Program
-from services.reporting import suppression
 from services.reporting.case_figures import (
     CaseData,
     by_team,
@@ -34,6 +33,7 @@ from services.reporting.case_figures import (
 from services.reporting.clinical_figures import Treatment, clinical_figures, treatment_steps
 from services.reporting.overdose_figures import Overdoses, overdose_figures, overdoses
 from services.reporting.period import period_of
+from services.reporting.release import Unshown, for_release
 from services.reporting.repeat_figures import repeat_figures
 from services.reporting.scope import Scope
 from services.reporting.snapshot import read_both, report_connection
@@ -57,27 +57,31 @@ def program_report(
 ) -> ProgramReport:
     """The report of `program` for the days `period_from` to `period_to` (inclusive, in
     the program's time zone). `clinical=False` leaves out what only `view_clinical` may
-    see; `share=True` shows counts from 1 to 10 as "<11" (services/reporting/suppression.py).
+    see; `share=True` gives shareable figures: counts from 1 to 10 as "<11", and others
+    hidden as ">10" where they would reveal one (services/reporting/release.py).
     PeriodError for a period that runs backwards or is longer than three years."""
     period = period_of(period_from, period_to, program.zone)
     with report_connection(store) as conn:
-        scope = Scope(conn, program, period, by, share, clinical, period.buckets(by))
+        scope = Scope(conn, program, period, by, clinical, period.buckets(by))
         people, casework = read_both(
             store, conn, lambda c: _people(replace(scope, conn=c)),
             lambda c: _casework(replace(scope, conn=c)),
         )  # fmt: skip
     found, data = people.found, casework.data
-    return ProgramReport(
+    report = ProgramReport(
         program_id=program.id, period_from=period_from, period_to=period_to, by=by,
-        zone=program.timezone, generated_at=now, share=share, clinical=clinical,
+        zone=program.timezone, generated_at=now, share=False, clinical=clinical,
         definitions=definitions_for(clinical),
-        overdoses=overdose_figures(scope, found),
+        overdoses=overdose_figures(found),
         cases=case_figures(scope, found, data, casework.treatment),
         clinical_figures=casework.clinical, repeats=people.repeats, texts=people.texts,
         rejections=people.rejections, series=_series(scope, found, data),
-        contact_time_distribution=contact_time_distribution(scope, data),
-        by_team=by_team(scope, data),
+        contact_time_distribution=contact_time_distribution(data), by_team=by_team(data),
     )  # fmt: skip
+    if not share:
+        return report
+    done = data.done
+    return for_release(report, Unshown(done.within_72h, done.within_window, found.agency_sources))
 
 
 @dataclass(frozen=True)
@@ -110,17 +114,16 @@ def _casework(scope: Scope) -> Casework:
 
 
 def _series(scope: Scope, found: Overdoses, data: CaseData) -> list[SeriesPoint]:
-    cell = suppression.cell
     out = []
     for i, bucket in enumerate(scope.buckets):
         non_fatal, fatal = found.per_bucket[i]
         out.append(
             SeriesPoint(
                 start=bucket.start,
-                overdoses=cell(non_fatal + fatal, scope.share),
-                non_fatal=cell(non_fatal, scope.share),
-                fatal=cell(fatal, scope.share),
-                first_contacts=cell(data.first_contacts.get(i, 0), scope.share),
+                overdoses=non_fatal + fatal,
+                non_fatal=non_fatal,
+                fatal=fatal,
+                first_contacts=data.first_contacts.get(i, 0),
             )
         )
     return out

@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 
 from schemas.cases import CaseKind
-from schemas.report import CaseFigures, FunnelStep, HistogramBin, Quantiles, TeamContactTimes
+from schemas.report import (
+    CaseFigures,
+    FunnelStep,
+    HistogramBin,
+    Quantiles,
+    TeamContactTimes,
+    named,
+)
 from services.reporting import suppression
 from services.reporting.clinical_figures import Treatment
 from services.reporting.overdose_figures import Overdoses
@@ -32,6 +39,7 @@ from services.store.tables import attempts, cases
 
 CONTACT_HOURS = 72
 OPEN, CLOSED = "open", "closed"  # a case without an outcome
+REFERRAL = CaseKind.REFERRAL.value  # every referral kind in one, without clinical measures
 BINS: tuple[tuple[int, int | None], ...] = (
     (0, 12), (12, 24), (24, 48), (48, 72), (72, 168), (168, None),
 )  # fmt: skip
@@ -51,7 +59,9 @@ class FollowUp:
 
 def follow_up(scope: Scope) -> FollowUp:
     """One grouped pass over the period's cases: by kind and outcome, and the follow-up
-    of the overdose cases (sums, kept for the groups of overdose cases only)."""
+    of the overdose cases (sums, kept for the groups of overdose cases only). A referral
+    case's kind (self, family, provider, hospital, court) is cut like clinical facts
+    (services/accounts/redaction.py): without clinical measures one `referral` row."""
     h = _to_contact(scope)
     within = [h <= CONTACT_HOURS, cases.c.first_contact_at <= cases.c.window_due_at]
     within += [_in_bin(h, low, high) for low, high in BINS]
@@ -68,10 +78,12 @@ def follow_up(scope: Scope) -> FollowUp:
         .group_by(*groups)
     ).all()
     sums = [0] * (3 + len(within))
-    opened: dict[str, int] = {k.value: 0 for k in CaseKind if k is not CaseKind.REFERRAL}
+    opened: dict[str, int] = {
+        k.value: 0 for k in CaseKind if k is not CaseKind.REFERRAL or not scope.clinical
+    }
     outcomes: dict[str, int] = {}
     for kind, referral_kind, status, outcome, *counts in rows:
-        name = f"referral:{referral_kind or 'other'}" if kind == CaseKind.REFERRAL else kind
+        name = _kind_name(kind, referral_kind, scope.clinical)
         opened[name] = opened.get(name, 0) + int(counts[0])
         ended = outcome or (OPEN if status == OPEN else CLOSED)
         outcomes[ended] = outcomes.get(ended, 0) + int(counts[0])
@@ -83,6 +95,12 @@ def follow_up(scope: Scope) -> FollowUp:
     return FollowUp(
         n_cases, attempted, contacted, within_72h, within_window, sums[5:], kinds, outcomes
     )
+
+
+def _kind_name(kind: str, referral_kind: str | None, clinical: bool) -> str:
+    if kind != REFERRAL:
+        return kind
+    return f"referral:{referral_kind or 'other'}" if clinical else REFERRAL
 
 
 @dataclass(frozen=True)
@@ -113,16 +131,16 @@ def case_data(scope: Scope) -> CaseData:
 def case_figures(
     scope: Scope, found: Overdoses, data: CaseData, treatment: Treatment
 ) -> CaseFigures:
-    share, done, spreads = scope.share, data.done, data.spreads
+    done, spreads = data.done, data.spreads
     return CaseFigures(
-        opened_by_kind=suppression.named(done.opened, share),
+        opened_by_kind=named(done.opened),
         funnel=funnel(scope, found, done, treatment),
-        attempted=suppression.cell(done.attempted, share),
-        contacted=suppression.cell(done.contacted, share),
-        contacted_within_72h_share=suppression.share_of(done.within_72h, done.cases, share),
-        contacted_within_window_share=suppression.share_of(done.within_window, done.cases, share),
-        to_first_attempt=_quantiles(spreads["attempt"], share),
-        to_first_contact=_quantiles(spreads["contact"], share),
+        attempted=done.attempted,
+        contacted=done.contacted,
+        contacted_within_72h_share=suppression.share_of(done.within_72h, done.cases),
+        contacted_within_window_share=suppression.share_of(done.within_window, done.cases),
+        to_first_attempt=_quantiles(spreads["attempt"]),
+        to_first_contact=_quantiles(spreads["contact"]),
     )
 
 
@@ -137,24 +155,24 @@ def funnel(
         referred, entered, r30, r90 = treatment.overdose
         steps += [("referred", referred), ("entered", entered), ("retained_30d", r30),
                   ("retained_90d", r90)]  # fmt: skip
-    return [FunnelStep(step=s, count=suppression.cell(n, scope.share)) for s, n in steps]
+    return [FunnelStep(step=s, count=n) for s, n in steps]
 
 
-def contact_time_distribution(scope: Scope, data: CaseData) -> list[HistogramBin]:
+def contact_time_distribution(data: CaseData) -> list[HistogramBin]:
     return [
-        HistogramBin(from_hours=low, to_hours=high, count=suppression.cell(n, scope.share))
+        HistogramBin(from_hours=low, to_hours=high, count=n)
         for (low, high), n in zip(BINS, data.done.bins, strict=True)
     ]
 
 
-def by_team(scope: Scope, data: CaseData) -> list[TeamContactTimes]:
+def by_team(data: CaseData) -> list[TeamContactTimes]:
     """Each team's first contacts of the period's overdose cases, most first."""
     ordered = sorted(data.teams.items(), key=lambda kv: (-kv[1].n, kv[0]))
     return [
         TeamContactTimes(
             team_id=team,
-            contacted=suppression.cell(s.n, scope.share),
-            to_first_contact=_quantiles(s, scope.share),
+            contacted=s.n,
+            to_first_contact=_quantiles(s),
         )
         for team, s in ordered
     ]
@@ -206,7 +224,7 @@ def _first_contact_times(scope: Scope) -> Any:
     return select(per_case.c.key, per_case.c.hours).subquery()
 
 
-def _quantiles(spread: Spread | None, share: bool) -> Quantiles:
+def _quantiles(spread: Spread | None) -> Quantiles:
     if spread is None:
-        return suppression.quantiles(0, None, None, share)
-    return suppression.quantiles(spread.n, spread.median, spread.p90, share)
+        return suppression.quantiles(0, None, None)
+    return suppression.quantiles(spread.n, spread.median, spread.p90)

@@ -6,9 +6,11 @@ a table the page prints under it.
 Readable in black and white: every series has its own fill and pattern, named in a
 legend, and each bar carries its number. A suppressed cell (`"<11"`, a shareable report)
 is an empty hatched bar with a dashed edge as long as the most it can be (10), labelled
-`<11`, never with a number; a median or percentile that would reveal such a count is not
-drawn. Each chart has a title and axis labels in the picture, and a `<title>` and a
-`<desc>` (the numbers in words) for a screen reader."""
+`<11`, never with a number; a count hidden so that no `<11` can be worked out (`">10"`)
+is a dotted bar with a dashed edge as long as the least it can be (11), labelled `>10`;
+a median or percentile of a hidden count is not drawn. Each chart has a title and axis
+labels in the picture, and a `<title>` and a `<desc>` (the numbers in words) for a
+screen reader."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from datetime import date
 from math import ceil
 from typing import TYPE_CHECKING
 
-from schemas.report import SUPPRESSED, Cell, HistogramBin, ProgramReport, ReportBy
+from schemas.report import SUPPRESSED, WITHHELD, Cell, HistogramBin, ProgramReport, ReportBy
 from services.reporting.svg import empty_figure_note, render
 
 if TYPE_CHECKING:
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 WIDTH_IN = 5.6  # scaled to the page's width; its 11 pt text stays legible on a phone, in print
 SUPPRESSED_BAR = 10  # a suppressed count is at most this
 SUPPRESSED_HATCH = "///"
+WITHHELD_BAR = 11  # a count hidden for another's sake is at least this
+WITHHELD_HATCH = ".."
 STEP_WORDS = {
     "events": "Overdose reports",
     "persons": "Persons",
@@ -41,6 +45,7 @@ STEP_WORDS = {
 }
 NO_TEAM = "No team recorded"
 SUPPRESSED_WORDS = "<11: a count from 1 to 10, not shown"
+WITHHELD_WORDS = ">10: hidden so that no <11 can be worked out"
 
 
 @dataclass(frozen=True)
@@ -77,11 +82,13 @@ def cell_text(cell: Cell) -> str:
 
 
 def is_hidden(cell: Cell) -> bool:
-    return cell == SUPPRESSED
+    return cell in (SUPPRESSED, WITHHELD)
 
 
 def _length(cell: Cell) -> int:
-    return SUPPRESSED_BAR if is_hidden(cell) else int(cell)
+    if cell == SUPPRESSED:
+        return SUPPRESSED_BAR
+    return WITHHELD_BAR if cell == WITHHELD else int(cell)
 
 
 def hours_text(hours: float | None, n: Cell) -> str:
@@ -107,7 +114,7 @@ def _bars(
     thickness: float = 0.8,
     numbers: bool = True,
 ) -> None:
-    """Bars of `cells` with their numbers (`numbers=False`: only the `<11` labels)."""
+    """Bars of `cells` with their numbers (`numbers=False`: only the `<11`, `>10` labels)."""
     lengths = [_length(c) for c in cells]
     if horizontal:
         bars = axes.barh(positions, lengths, height=thickness, color=look.fill, edgecolor="k")
@@ -116,7 +123,7 @@ def _bars(
     for patch, cell in zip(bars.patches, cells, strict=True):
         if is_hidden(cell):
             patch.set_facecolor("white")
-            patch.set_hatch(SUPPRESSED_HATCH)
+            patch.set_hatch(SUPPRESSED_HATCH if cell == SUPPRESSED else WITHHELD_HATCH)
             patch.set_linestyle("--")
         elif look.hatch:
             patch.set_hatch(look.hatch)
@@ -131,15 +138,16 @@ def _bars(
 
 
 def _legend(figure: Figure, looks: Sequence[Look], cells: Sequence[Cell]) -> None:
-    """Under the chart: each series' pattern, and the suppressed bar's when one is drawn."""
+    """Under the chart: each series' pattern, and a hidden bar's when one is drawn."""
     from matplotlib.patches import Patch
 
     handles = [Patch(facecolor=k.fill, edgecolor="k", hatch=k.hatch, label=k.label) for k in looks]
-    if any(is_hidden(c) for c in cells):
-        handles.append(
-            Patch(facecolor="white", edgecolor="k", hatch=SUPPRESSED_HATCH, linestyle="--",
-                  label=SUPPRESSED_WORDS)
-        )  # fmt: skip
+    for marker, hatch, words in ((SUPPRESSED, SUPPRESSED_HATCH, SUPPRESSED_WORDS),
+                                 (WITHHELD, WITHHELD_HATCH, WITHHELD_WORDS)):  # fmt: skip
+        if marker in cells:
+            handles.append(
+                Patch(facecolor="white", edgecolor="k", hatch=hatch, linestyle="--", label=words)
+            )
     if handles:
         figure.legend(
             handles=handles, loc="outside lower center", ncols=min(len(handles), 2),
@@ -328,7 +336,9 @@ def _team_name(team_id: str, names: Mapping[str, str]) -> str:
 
 
 def _unmeasured(contacted: Cell) -> str:
-    return "not shown: fewer than 11 contacted" if is_hidden(contacted) else "no contact measured"
+    if contacted == SUPPRESSED:
+        return "not shown: fewer than 11 contacted"
+    return "not shown: it would reveal a <11" if contacted == WITHHELD else "no contact measured"
 
 
 def report_charts(

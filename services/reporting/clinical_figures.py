@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import case, func, select, tuple_
 
 from schemas.cases import CaseKind, Referral, VisitResult
-from schemas.report import ClinicalFigures
+from schemas.report import ClinicalFigures, named
 from schemas.treatment import ProviderKind
 from schemas.visits import ServiceGiven
-from services.reporting import suppression
 from services.reporting.scope import Scope
 from services.reporting.spread import count_words
 from services.store.tables import attempts, cases, treatment_referrals
@@ -82,7 +81,6 @@ def clinical_figures(
     """`outcomes`: the period's cases by outcome (case_figures.follow_up counted them)."""
     if not scope.clinical:
         return None
-    share = scope.share
     referred, entered, r30, r90 = treatment.every_kind
     words = _visit_words(scope)
     services = words["services"]
@@ -91,17 +89,17 @@ def clinical_figures(
     left += sorted(set(services) - set(left) - {ServiceGiven.NALOXONE_KIT.value})
     left_counts = _most_first([(s, services.get(s, 0)) for s in left])
     return ClinicalFigures(
-        outcomes=suppression.named(_outcomes(outcomes), share),
-        referrals_by_type=suppression.named(_by_type(words["referrals"]), share),
-        treatment_by_kind=suppression.named(_treatment_by_kind(scope), share),
-        referred=suppression.cell(referred, share),
-        entered=suppression.cell(entered, share),
-        retained_30d=suppression.cell(r30, share),
-        retained_90d=suppression.cell(r90, share),
-        naloxone_kits=suppression.cell(services.get(ServiceGiven.NALOXONE_KIT.value, 0), share),
-        services_left=suppression.named(left_counts, share),
-        needs_top=suppression.named(needs, share),
-        barriers_top=suppression.named(barriers, share),
+        outcomes=named(_outcomes(outcomes)),
+        referrals_by_type=named(_by_type(words["referrals"])),
+        treatment_by_kind=named(_treatment_by_kind(scope)),
+        referred=referred,
+        entered=entered,
+        retained_30d=r30,
+        retained_90d=r90,
+        naloxone_kits=services.get(ServiceGiven.NALOXONE_KIT.value, 0),
+        services_left=named(left_counts),
+        needs_top=named(needs),
+        barriers_top=named(barriers),
     )
 
 

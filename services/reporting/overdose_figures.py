@@ -9,12 +9,11 @@ and by person (their first report in the period, their earliest, how many)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, select
 
-from schemas.report import OverdoseFigures
-from services.reporting import suppression
+from schemas.report import OverdoseFigures, named
 from services.reporting.incidents import (
     OVERDOSE_SOURCES,
     SecondReport,
@@ -37,6 +36,7 @@ class Overdoses:
     per_bucket: dict[int, tuple[int, int]]  # bucket -> (non-fatal, fatal) incidents
     by_source: list[tuple[str, int]]
     by_agency: list[tuple[str, int]]
+    agency_sources: dict[str, frozenset[str]] = field(default_factory=dict)  # who sent what
     persons: int = 0
     known: int = 0
     repeat_persons: int = 0  # persons with two or more incidents in the period
@@ -56,11 +56,13 @@ def overdoses(scope: Scope) -> Overdoses:
     counted: Counter[tuple[int, bool]] = Counter()
     sources: Counter[str] = Counter()
     agencies: Counter[str] = Counter()
+    sent: dict[str, set[str]] = {}
     query = select(*columns, func.count()).where(*overdose_reports(program.id, scope.period))
     for b, fatal, source, agency, n in scope.conn.execute(query.group_by(*columns)):
         counted[(int(b), bool(fatal))] += int(n)
         sources[str(source)] += int(n)
         agencies[str(agency)] += int(n)
+        sent.setdefault(str(agency), set()).add(str(source))
     for s in second:
         counted[(bucket_index(scope.bucket_ends, s.occurred_at), s.fatal)] -= 1
     per_bucket = {i: (counted[(i, False)], counted[(i, True)]) for i in range(len(scope.buckets))}
@@ -70,22 +72,18 @@ def overdoses(scope: Scope) -> Overdoses:
         fatal=sum(v[1] for v in per_bucket.values()),
         second=second, per_bucket=per_bucket,
         by_source=_most_first(sources), by_agency=_most_first(agencies),
+        agency_sources={a: frozenset(s) for a, s in sent.items()},
         persons=persons, known=known, repeat_persons=repeated,
     )  # fmt: skip
 
 
-def overdose_figures(scope: Scope, found: Overdoses) -> OverdoseFigures:
-    share = scope.share
+def overdose_figures(found: Overdoses) -> OverdoseFigures:
     return OverdoseFigures(
-        total=suppression.cell(found.total, share),
-        non_fatal=suppression.cell(found.non_fatal, share),
-        fatal=suppression.cell(found.fatal, share),
-        by_source=suppression.named(found.by_source, share),
-        by_agency=suppression.named(found.by_agency, share),
-        distinct_persons=suppression.cell(found.persons, share),
-        persons_new=suppression.cell(found.persons - found.known, share),
-        persons_known=suppression.cell(found.known, share),
-    )
+        total=found.total, non_fatal=found.non_fatal, fatal=found.fatal,
+        by_source=named(found.by_source), by_agency=named(found.by_agency),
+        distinct_persons=found.persons, persons_new=found.persons - found.known,
+        persons_known=found.known,
+    )  # fmt: skip
 
 
 def _persons(scope: Scope, second: list[int]) -> tuple[int, int, int]:

@@ -11,7 +11,6 @@ from datetime import timedelta
 from sqlalchemy import case, func, select
 
 from schemas.report import RepeatFigures
-from services.reporting import suppression
 from services.reporting.incidents import overdose_reports
 from services.reporting.overdose_figures import Overdoses
 from services.reporting.scope import Scope
@@ -25,9 +24,9 @@ LOOK_BACK = timedelta(days=max(AFTER_CONTACT_DAYS))
 def repeat_figures(scope: Scope, found: Overdoses) -> RepeatFigures:
     near, far = _after_contact(scope, [s.id for s in found.second])
     return RepeatFigures(
-        persons_two_or_more=suppression.cell(found.repeat_persons, scope.share),
-        within_30d_after_contact=suppression.cell(near, scope.share),
-        within_90d_after_contact=suppression.cell(far, scope.share),
+        persons_two_or_more=found.repeat_persons,
+        within_30d_after_contact=near,
+        within_90d_after_contact=far,
     )
 
 

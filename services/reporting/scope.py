@@ -1,5 +1,6 @@
 """What every part of a report reads with: one connection, the program, the period and
-its buckets, and how the figures are to be shown (for release or not, clinical or not)."""
+its buckets, and whether clinical measures are read (shareable figures are made of the
+report afterwards: services/reporting/release.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ class Scope:
     program: Program
     period: Period
     by: ReportBy
-    share: bool
     clinical: bool
     buckets: list[Bucket] = field(default_factory=list)
 

@@ -16,7 +16,6 @@ from sqlalchemy import and_, case, func, or_, select
 
 from schemas.report import RejectionRow, TextFigures
 from schemas.sms import ConsentSource, TextState
-from services.reporting import suppression
 from services.reporting.scope import Scope
 from services.reporting.sql_parts import in_range
 from services.store.tables import rejections, sms_consents, sms_texts
@@ -55,12 +54,11 @@ def text_figures(scope: Scope) -> TextFigures:
             in_range(sms_consents.c.at, start, end),
         )
     ).scalar_one()
-    share = scope.share
     return TextFigures(
-        sent=suppression.cell(int(row[0] or 0), share),
-        delivered=suppression.cell(int(row[1] or 0), share),
-        failed=suppression.cell(int(row[2] or 0), share),
-        opted_out=suppression.cell(int(opted_out), share),
+        sent=int(row[0] or 0),
+        delivered=int(row[1] or 0),
+        failed=int(row[2] or 0),
+        opted_out=int(opted_out),
     )
 
 
@@ -77,7 +75,4 @@ def rejection_rows(scope: Scope) -> list[RejectionRow]:
         ((agency or UNKNOWN_AGENCY, reason, int(n)) for agency, reason, n in rows),
         key=lambda r: (-r[2], r[0], r[1]),
     )
-    return [
-        RejectionRow(agency_id=a, reason=r, count=suppression.cell(n, scope.share))
-        for a, r, n in counted
-    ]
+    return [RejectionRow(agency_id=a, reason=r, count=n) for a, r, n in counted]

@@ -5,8 +5,9 @@ days (twelve people once by EMS, one of them again, one by police, one fatal); a
 coordinator records visits through the API at known hours after the overdose: four
 contacts (by two teams), two not located. The page must show every section's tables
 with the numbers of the JSON report, the four charts as inline SVG, fit a phone and
-print on A4 and Letter without cut-off; with `share=true` no count from 1 to 10; and
-no clinical section for law enforcement. Screenshots and PDFs go to
+print on A4 and Letter without cut-off; with `share=true` no count from 1 to 10, and
+the 14 non-fatal overdoses hidden (>10) with the fatal one they would give; and no
+clinical section nor referral kind for law enforcement. Screenshots and PDFs go to
 tests/browser/screenshots/ (the PDF's pages as PNG when pdftoppm is installed)."""
 
 from __future__ import annotations
@@ -251,7 +252,15 @@ def test_shareable_figures_show_below_11_and_no_count_from_1_to_10(
     )
     assert "<11" in labels and not SMALL & set(labels), labels
     figures = _figures(page)
+    # 15 shown, 1 fatal hidden: the 14 non-fatal would give it, so they are hidden too (>10)
     assert figures["overdoses.total"] == "15" and figures["overdoses.fatal"] == "<11"
+    assert figures["overdoses.non_fatal"] == ">10"
+    sources = {row[0]: row[1] for row in _table(page, "#overdoses-by-source")}
+    assert sources == {"EMS": ">10", "Police": "<11"}  # the 15 reports, the total's
+    agencies = [row[1] for row in _table(page, "#overdoses-by-agency")]
+    assert sorted(agencies) == ["<11", ">10"]
+    weeks = _table(page, "#numbers-series")
+    assert not [w for w in weeks if sum(v in ("<11", ">10") for v in w[1:4]) == 1], weeks
     assert figures["cases.within_72h"] == "not shown"
     _no_overflow(page, PHONE)
     screenshots(page, "report-shareable")
@@ -271,5 +280,7 @@ def test_law_enforcement_sees_the_report_without_its_clinical_section(
     assert _figures(page)["overdoses.total"] == "15"
     expect(page.locator("svg.chart")).to_have_count(4)
     assert AGENCY in [row[0] for row in _table(page, "#overdoses-by-agency")]
+    kinds = [row[0] for row in _table(page, "#cases-by-kind")]  # referral kinds in one row
+    assert "Referral" in kinds and not [k for k in kinds if k.startswith("Referral:")], kinds
     _no_overflow(page, PHONE)
     screenshots(page, "report-law-enforcement")

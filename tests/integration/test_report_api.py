@@ -63,8 +63,12 @@ def test_a_program_manager_gets_every_figure_law_enforcement_no_clinical_one(
     assert police["clinical"] is False and police["clinical_figures"] is None
     assert [s["step"] for s in police["cases"]["funnel"]][-1] == "contacted"
     assert police["overdoses"] == body["overdoses"] and police["by_team"] == body["by_team"]
-    for word in ("treatment", "moud", "detox", "naloxone", "accepted", "declined"):
+    for word in ("treatment", "moud", "detox", "naloxone", "accepted", "declined", "referral:"):
         assert word not in cut.text.lower(), word
+    assert [k["name"] for k in police["cases"]["opened_by_kind"]] == [
+        "overdose", "referral", "family_support",
+    ]  # fmt: skip
+    assert "referral:family" in full.text
     with month.store.engine.connect() as conn:
         reads = conn.execute(
             select(audit_log.c.actor, audit_log.c.subject_id, audit_log.c.detail).where(

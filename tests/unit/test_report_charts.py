@@ -1,7 +1,8 @@
 """The report's charts (services/reporting/charts.py) from reports built by hand: each is
 valid SVG an HTML page can inline under the API's CSP (no style, no script, ids of its
 own), with its title, axis labels and numbers as text, and a table of the same numbers;
-a suppressed cell is a hatched bar labelled <11, never a number from 1 to 10."""
+a suppressed cell is a hatched bar labelled <11, never a number from 1 to 10, one hidden
+for another's sake a dotted bar labelled >10."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from defusedxml.ElementTree import fromstring
 from schemas.report import (
     DEFINITIONS,
     SUPPRESSED,
+    WITHHELD,
     CaseFigures,
     Cell,
     ClinicalFigures,
@@ -241,6 +243,23 @@ def test_a_suppressed_cell_is_a_hatched_bar_labelled_below_11_never_a_number(key
     assert "<11: a count from 1 to 10, not shown" in texts(chart)
     hatched = re.findall(r'fill="url\(#[^)]+\)"[^>]*stroke-dasharray', chart.svg)
     assert len(hatched) >= labels.count(SUPPRESSED), "each <11 bar is hatched, edge dashed"
+
+
+def test_a_count_hidden_for_anothers_sake_is_a_dotted_bar_labelled_above_10() -> None:
+    shared = report(share=True)
+    point = shared.series[0].model_copy(update={"non_fatal": WITHHELD})  # 37 of 40, fatal 3
+    team = shared.by_team[0].model_copy(
+        update={"contacted": WITHHELD, "to_first_contact": Quantiles(n=WITHHELD)}
+    )
+    hidden = shared.model_copy(update={"series": [point, *shared.series[1:]], "by_team": [team]})
+    series = series_chart(hidden)
+    assert value_labels(series)[0] == WITHHELD and series.rows[0][2] == WITHHELD
+    assert ">10: hidden so that no <11 can be worked out" in texts(series)
+    dotted = re.findall(r'fill="url\(#[^)]+\)"[^>]*stroke-dasharray', series.svg)
+    assert len(dotted) >= value_labels(series).count(SUPPRESSED) + 1
+    teams = team_chart(hidden)
+    assert teams.rows[0][1:] == (WITHHELD, "not shown", "not shown")
+    assert "not shown: it would reveal a <11" in texts(teams)
 
 
 def test_no_figures_still_draws_a_titled_chart_saying_so() -> None:

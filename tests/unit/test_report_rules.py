@@ -1,6 +1,7 @@
-"""The report's rules without a store: the small-cell rule of shareable figures, the
-period's days and buckets in the program's zone, the default period, the quantiles, the
-words counted."""
+"""The report's rules without a store: the small-cell rule of shareable figures (primary,
+and complementary: no hidden count can be worked out, checked by tests/support_release.py
+on groups of counts drawn by hypothesis), the period's days and buckets in the program's
+zone, the default period, the quantiles, the words counted."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from schemas.report import SUPPRESSED, ReportBy
+from schemas.report import SUPPRESSED, WITHHELD, ReportBy
 from services.reporting import suppression
 from services.reporting.period import MAX_DAYS, PeriodError, default_period, period_of
 from services.reporting.spread import continuous_quantile, count_words
+from services.reporting.suppression import Count, Kind
+from tests.support_release import Equation, problems
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -21,33 +26,152 @@ NEW_YORK = ZoneInfo("America/New_York")
     ("count", "shown"), [(0, 0), (1, SUPPRESSED), (7, SUPPRESSED), (10, SUPPRESSED), (11, 11)]
 )
 def test_counts_from_1_to_10_are_suppressed_for_release(count: int, shown: object) -> None:
-    assert suppression.cell(count, share=True) == shown
-    assert suppression.cell(count, share=False) == count
+    assert suppression.Count.cell(count).shown == shown
 
 
 def test_a_share_that_would_reveal_a_small_count_is_left_out() -> None:
-    assert suppression.share_of(30, 90, share=True) == 0.3333
-    assert suppression.share_of(5, 90, share=True) is None  # the numerator
-    assert suppression.share_of(85, 90, share=True) is None  # the rest: 5
-    assert suppression.share_of(4, 8, share=True) is None  # the denominator
-    assert suppression.share_of(0, 40, share=True) == 0.0 and suppression.share_of(40, 40, True)
-    assert suppression.share_of(5, 90, share=False) == 0.0556
-    assert suppression.share_of(0, 0, share=False) is None
+    assert suppression.share_of(30, 90) == 0.3333 and not suppression.reveals_small(30, 90)
+    assert suppression.reveals_small(5, 90)  # the numerator
+    assert suppression.reveals_small(85, 90)  # the rest: 5
+    assert suppression.reveals_small(4, 8)  # the denominator
+    assert not suppression.reveals_small(0, 40) and not suppression.reveals_small(40, 40)
+    assert suppression.share_of(5, 90) == 0.0556 and suppression.share_of(0, 0) is None
 
 
-def test_quantiles_of_few_cases_are_left_out_for_release() -> None:
-    few = suppression.quantiles(10, 20.0, 30.0, share=True)
-    assert (few.n, few.median_hours, few.p90_hours) == (SUPPRESSED, None, None)
-    many = suppression.quantiles(11, 20.004, 31.256, share=True)
+def test_quantiles_are_in_hours_with_two_decimals() -> None:
+    many = suppression.quantiles(11, 20.004, 31.256)
     assert (many.n, many.median_hours, many.p90_hours) == (11, 20.0, 31.26)
-    assert suppression.quantiles(3, 20.0, 30.0, share=False).median_hours == 20.0
-    none = suppression.quantiles(0, None, None, share=True)
+    none = suppression.quantiles(0, None, None)
     assert (none.n, none.median_hours) == (0, None)
 
 
-def test_named_counts_are_suppressed_one_by_one() -> None:
-    rows = suppression.named([("ems", 12), ("police", 3), ("other", 0)], share=True)
-    assert [(r.name, r.count) for r in rows] == [("ems", 12), ("police", SUPPRESSED), ("other", 0)]
+def protected(total: int | Count, *parts: int | Count) -> list[object]:
+    """The group as shown after the complementary rule: [total, *parts]."""
+    counts = [c if isinstance(c, Count) else Count.cell(c) for c in (total, *parts)]
+    suppression.protect(counts[0], counts[1:])
+    return [c.shown for c in counts]
+
+
+def test_a_hidden_part_that_the_total_would_give_takes_the_next_smallest_with_it() -> None:
+    assert protected(15, 14, 1) == [15, WITHHELD, SUPPRESSED]  # not fatal = 15 - 14
+    assert protected(30, 25, 3, 2) == [30, WITHHELD, SUPPRESSED, SUPPRESSED]  # 3 + 2 = 5
+    assert protected(40, 20, 6, 7, 7) == [40, 20] + [SUPPRESSED] * 3  # they add up to 20
+    assert protected(53, 20, 30, 3) == [53, WITHHELD, 30, SUPPRESSED]  # the smallest shown
+    assert protected(50, 20, 30) == [50, 20, 30]  # nothing small
+    assert protected(5, 4, 1) == [SUPPRESSED] * 3  # the total is small too: 4 + 1 says nothing
+
+
+def test_the_total_goes_when_the_bounds_would_still_give_a_hidden_count() -> None:
+    assert protected(30, 10, 10, 10) == [WITHHELD] + [SUPPRESSED] * 3  # three 10s of 30
+    assert protected(12, 11, 1) == [WITHHELD, WITHHELD, SUPPRESSED]  # >10 and <11 of 12: 11, 1
+    assert protected(12, 11, 1, 0) == [WITHHELD, WITHHELD, SUPPRESSED, 0]  # zero stays
+    assert protected(23, 12, 11) == [23, 12, 11]
+    assert protected(12, Count(12, hidden=True)) == [WITHHELD, WITHHELD]  # hidden elsewhere
+
+
+def test_a_total_the_report_does_not_show_is_known_only_as_far_as_it_can_be() -> None:
+    assert protected(Count.unshown(15), 14, 1)[1:] == [14, SUPPRESSED]
+    at_least_15 = Count.unshown(15, floor=Count.cell(15))  # 1 = R - 14 with R >= 15: 1 to 10
+    assert protected(at_least_15, 14, 1)[1:] == [14, SUPPRESSED]
+    at_least_25 = Count.unshown(25, floor=Count.cell(25))  # 10 = R - 15 with R >= 25: 10
+    assert protected(at_least_25, 15, 10)[1:] == [WITHHELD, SUPPRESSED]
+
+
+def test_a_count_one_group_gives_is_known_to_the_others() -> None:
+    reports = Count.unshown(50)
+    sources, agencies = [Count.cell(30), Count.cell(20)], [Count.cell(45), Count.cell(5)]
+    suppression.protect_all([(reports, sources), (reports, agencies)])
+    assert [c.shown for c in sources + agencies] == [30, 20, WITHHELD, SUPPRESSED]
+    # nothing left to hide where it is known: hide where it was learned
+    reports = Count.unshown(12)
+    sources, agencies = [Count.cell(12), Count.cell(0)], [Count(11, hidden=True), Count.cell(1)]
+    suppression.protect_all([(reports, sources), (reports, agencies)])
+    assert [c.shown for c in sources + agencies] == [WITHHELD, 0, WITHHELD, SUPPRESSED]
+
+
+def series_groups(buckets: list[tuple[int, int]]) -> tuple[dict[str, int], list[Equation]]:
+    """A period's overdoses: each bucket's non-fatal and fatal and their totals."""
+    values = {"T": sum(a + b for a, b in buckets), "NF": sum(a for a, _ in buckets),
+              "F": sum(b for _, b in buckets)}  # fmt: skip
+    equations: list[Equation] = [("T", ["NF", "F"])]
+    for i, (nf, f) in enumerate(buckets):
+        values |= {f"o{i}": nf + f, f"nf{i}": nf, f"f{i}": f}
+        equations.append((f"o{i}", [f"nf{i}", f"f{i}"]))
+    for total, key in (("T", "o"), ("NF", "nf"), ("F", "f")):
+        equations.append((total, [f"{key}{i}" for i in range(len(buckets))]))
+    return values, equations
+
+
+def released(
+    values: dict[str, int], equations: list[Equation], unshown: set[str],
+    floors: dict[str, str] | None = None,
+) -> dict:  # fmt: skip
+    counts = {n: Count.unshown(v) if n in unshown else Count.cell(v) for n, v in values.items()}
+    for name, floor in (floors or {}).items():
+        counts[name].floor = counts[floor]
+    suppression.protect_all((counts[t], [counts[p] for p in parts]) for t, parts in equations)
+    return {n: None if n in unshown else c.shown for n, c in counts.items()}
+
+
+COUNT = st.one_of(st.integers(0, 4), st.integers(0, 40), st.integers(9, 13))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(COUNT, COUNT), min_size=1, max_size=8))
+def test_no_hidden_count_of_a_series_can_be_worked_out(buckets: list[tuple[int, int]]) -> None:
+    values, equations = series_groups(buckets)
+    shown = released(values, equations, set())
+    assert problems(values, shown, equations) == []
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.lists(st.lists(COUNT, min_size=1, max_size=3), min_size=1, max_size=3),
+    st.integers(0, 3), COUNT,
+)  # fmt: skip
+def test_no_hidden_count_of_two_breakdowns_of_one_unshown_total_can_be_worked_out(
+    sources: list[list[int]], second: int, fatal: int
+) -> None:
+    """Sources, each the sum of its agencies; sources and agencies add up to the reports,
+    not shown, at least the incidents (the reports less `second` reports of one
+    incident), which are the non-fatal and the fatal ones."""
+    values = {"R": sum(map(sum, sources))}
+    equations: list[Equation] = []
+    for i, agencies in enumerate(sources):
+        values |= {f"s{i}": sum(agencies)} | {f"a{i}.{j}": n for j, n in enumerate(agencies)}
+        equations.append((f"s{i}", [f"a{i}.{j}" for j in range(len(agencies))]))
+    equations += [("R", [n for n in values if n.startswith("s")]),
+                  ("R", [n for n in values if n.startswith("a")])]  # fmt: skip
+    incidents = max(values["R"] - second, 0)
+    values |= {"T": incidents, "F": min(fatal, incidents), "NF": incidents - min(fatal, incidents)}
+    equations.append(("T", ["NF", "F"]))
+    shown = released(values, equations, {"R"}, {"R": "T"})
+    assert problems(values, shown, equations, {"R": "T"}) == []
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(COUNT, min_size=6, max_size=6), st.data(), st.booleans())
+def test_no_hidden_count_of_the_contact_bins_teams_and_72_hour_share_can_be_worked_out(
+    bins: list[int], data: st.DataObject, share_shown: bool
+) -> None:
+    """The bins and the teams add up to the cases contacted; the bins below 72 h to what
+    the 72 h share gives while it is shown."""
+    contacted = sum(bins)
+    cuts = sorted(data.draw(st.lists(st.integers(0, contacted), max_size=3)))
+    teams = [b - a for a, b in zip([0, *cuts], [*cuts, contacted], strict=True)]
+    values = {"C": contacted} | {f"b{i}": n for i, n in enumerate(bins)}
+    values |= {f"t{i}": n for i, n in enumerate(teams)} | {"W": sum(bins[:4])}
+    equations: list[Equation] = [("C", [f"b{i}" for i in range(6)]),
+                                 ("C", [f"t{i}" for i in range(len(teams))]),
+                                 ("W", [f"b{i}" for i in range(4)])]  # fmt: skip
+    counts = {n: Count.cell(v) for n, v in values.items()}
+    counts["W"] = Count(values["W"], Kind.SHARE, hidden=not share_shown)
+    nested = [("C", ["W", "b4", "b5"])]  # the bins less those below 72 h, as release.py has it
+    groups = equations + nested
+    suppression.protect_all((counts[t], [counts[p] for p in ps]) for t, ps in groups)
+    shown: dict[str, object] = {n: c.shown for n, c in counts.items()}
+    shown["W"] = None if counts["W"].hidden else values["W"]
+    assert problems(values, shown, equations) == []  # type: ignore[arg-type]
 
 
 def test_the_period_is_whole_days_in_the_programs_zone() -> None:

@@ -4,9 +4,9 @@ schemas/report.py, defined on the page), every section as tables, and the charts
 
 A GET form chooses the period (`from`, `to`, days in the program's zone; without them
 the last 12 full months, as in the API), `by` (month or week) and `share` (counts from 1
-to 10 shown as <11); a value the page cannot use is said and the default used instead.
-The report comes from the same action as the API (`report_for`: access, audit, figures);
-law enforcement gets no clinical section."""
+to 10 shown as <11, and >10 for those that would reveal one); a value the page cannot
+use is said and the default used instead. The report comes from the same action as the
+API (`report_for`: access, audit, figures); law enforcement gets no clinical section."""
 
 from __future__ import annotations
 
