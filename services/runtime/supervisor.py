@@ -177,23 +177,35 @@ class Stack:
                 "stop it, or pass --data-dir for a second stack"
             ) from exc
 
-    def _check_api_port(self) -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((self.settings.api_host, self.api_port))
-            except OSError as exc:
-                raise StackFailedToStart(
-                    f"cannot listen on {self.settings.api_host}:{self.api_port} ({exc.strerror}); "
-                    "pass --api-port N, or --api-port 0 for a free port"
-                ) from exc
+    def _hold_api_port(self) -> socket.socket:
+        """The API's port, bound (not listening) until the API starts: no free port picked
+        meanwhile (the broker's, a worker's metrics port) can be the same one."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.settings.api_host, self.api_port))
+        except OSError as exc:
+            sock.close()
+            raise StackFailedToStart(
+                f"cannot listen on {self.settings.api_host}:{self.api_port} ({exc.strerror}); "
+                "pass --api-port N, or --api-port 0 for a free port"
+            ) from exc
+        return sock
 
     def start(self) -> None:
         data = self.settings.data_dir
         logs = data / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self._take_data_dir()
-        self._check_api_port()
+        held = self._hold_api_port()
+        try:
+            self._start(held)
+        finally:
+            held.close()
+
+    def _start(self, held: socket.socket) -> None:
+        data = self.settings.data_dir
+        logs = data / "logs"
         forget_run_files(self.settings)
         self.say(f"data directory {data.resolve()} (logs in {logs.resolve()})")
         engine = engine_for(self.settings)
@@ -216,11 +228,20 @@ class Stack:
         ensure_topics(self.settings, servers)
         env = self._child_env(servers)
         self.children = self._children(logs)
-        for child in self.children:
-            child.start(env)
         self._env = env
         deadline = time.monotonic() + READY_TIMEOUT_S
-        waiting = list(self.children)
+        api, workers = self.children[-1], self.children[:-1]
+        held.close()  # the API first: the workers' metrics servers take free ports after it
+        api.start(env)
+        if not self._wait_ready([api], deadline):
+            return
+        for child in workers:
+            child.start(env)
+        self._wait_ready(workers, deadline)
+
+    def _wait_ready(self, children: list[Child], deadline: float) -> bool:
+        """Until every child is ready (False: the stack was asked to stop meanwhile)."""
+        waiting = list(children)
         while waiting:
             for child in list(waiting):
                 if not child.alive():
@@ -234,7 +255,8 @@ class Stack:
                 names = ", ".join(c.name for c in waiting)
                 raise StackFailedToStart(f"not ready after {READY_TIMEOUT_S:.0f} s: {names}")
             if self._stop.wait(0.1):
-                return
+                return False
+        return True
 
     def watch(self) -> None:
         """Until asked to stop: restart any child that died. One that keeps failing (more
