@@ -64,6 +64,11 @@ class RunningStack:
                 self.proc.kill()
                 self.proc.wait(10)
 
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of what `qrt up` and its workers printed: for a test's failure message."""
+        said = (self.data_dir / "qrt-up.log").read_text(errors="replace").splitlines()
+        return "\n".join(said[-lines:])
+
     def qrt(self, *args: str, stdin: str | None = None) -> str:
         """A `qrt` command on the stack's data dir; its standard output, or a failure."""
         env = dict(os.environ, QRT_DATA_DIR=str(self.data_dir))

@@ -97,8 +97,23 @@ def stored_plan(page: Page, stack: RunningStack, wanted: dict[str, str]) -> dict
         }
         return found if len(found) == len(wanted) else None
 
-    found: dict[str, Any] = wait_for(planned, PLANNED_S, "every report planned", every_s=0.5)
+    try:
+        found: dict[str, Any] = wait_for(planned, PLANNED_S, "every report planned", every_s=0.5)
+    except AssertionError as exc:  # say which were missing and what the stack said
+        try:
+            status = stack.qrt("status")
+        except AssertionError as failed:  # an unhealthy stack: its status is the failure
+            status = str(failed)
+        raise AssertionError(
+            f"{exc}; planned: {sorted(_planned_ids(page, stack))} of {sorted(wanted)}\n"
+            f"qrt status:\n{status}\nqrt up said:\n{stack.log_tail()}"
+        ) from exc
     return found
+
+
+def _planned_ids(page: Page, stack: RunningStack) -> set[str]:
+    answer = page.request.get(f"{stack.api}/api/v1/programs/{PROGRAM}/plan?days=9")
+    return {e["event_id"] for p in answer.json() for i in p["items"] for e in i["events"]}
 
 
 def sections(page: Page) -> list[dict[str, Any]]:
