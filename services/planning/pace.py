@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 class PlanPace:
-    """Re-planning a big program takes a while; between two runs the timer worker
-    leaves at least PLAN_DUTY times the last run's duration, so planning never takes
-    more than about a fifth of a core however many cases are open (1,000 open cases:
-    every second; 10,000: every few seconds)."""
+    """Re-planning can take a while (a plan in full of a big program, or a big batch of
+    changes); between two runs the timer worker leaves at least PLAN_DUTY times the last
+    run's duration, so planning never takes more than about a fifth of a core however many
+    cases are open or changed (a requested plan reads only the part the changes can move:
+    services/planning/incremental.py)."""
 
     PLAN_DUTY = 4.0
 

@@ -1,6 +1,7 @@
 """The visit planner: every open case gets a shift slot inside its visit window, or is at risk.
 
-Pure: no I/O; the clock is the parameter `now`. Re-run from scratch on every change.
+Pure: no I/O; the clock is the parameter `now`. Re-run on every change: over every open case,
+or over the part of them a change can move, with the same result (incremental.py).
 
 A slot is stored as `slot_from`, which does not depend on `now`: while every shift a case
 could use is still running or ahead and no window has closed, planning the same cases again
@@ -79,6 +80,11 @@ Guarantees
 - Deterministic: the result depends only on the sets of cases and shifts and on `now`, not on
   their order (cases are sorted by a key ending in the unique case_id, shifts by shift order
   and their (team_id, start) is unique; every tie is broken by those orders).
+- At-risk cases shape nothing: a case found at risk moves no one and takes no place (a
+  failed search only marks shifts that no later path can pass, so the marks change no later
+  result). Hence planning any subset of the cases that holds every placed case gives the
+  same slots, and the same reasons to the at-risk cases in it (property-tested; the
+  incremental planner, services/planning/incremental.py, rests on it).
 
 Not guaranteed: stability between runs (a new case may move others to other shifts).
 """
@@ -233,21 +239,63 @@ class _Planner:
         return False
 
 
-def plan_visits(cases: Sequence[PlanCase], shifts: Sequence[Shift], now: datetime) -> Plan:
-    """Give every case a slot in a shift inside its window, or say why it is at risk.
+class PlanRun:
+    """One planning run fed one case at a time, in strictly increasing priority order:
+    `plan_visits` is a PlanRun fed every case, sorted. Adding the cases one by one is
+    what lets the incremental planner (services/planning/incremental.py) stop reading
+    cases as soon as every shift is full."""
 
-    Datetimes must be aware. Case ids must be unique, and so must (team_id, start) among the
-    shifts. See the module docstring for the order, the algorithm and what is guaranteed.
-    """
-    _check_aware(now, "now")
-    ordered = sorted(cases, key=priority_key)
-    ids: set[str] = set()
-    for case in ordered:
-        if case.case_id in ids:
+    def __init__(self, shifts: Sequence[Shift], now: datetime) -> None:
+        _check_aware(now, "now")
+        self.now = now
+        self.usable = _usable_shifts(shifts, now)
+        self._planner = _Planner(self.usable, now)
+        self._cases: list[PlanCase] = []
+        self._ids: set[str] = set()
+        self._at_risk: dict[str, AtRiskReason] = {}
+
+    def add(self, case: PlanCase) -> None:
+        if case.case_id in self._ids:
             raise ValueError(f"case {case.case_id!r} is listed twice")
-        ids.add(case.case_id)
+        if self._cases and priority_key(case) <= priority_key(self._cases[-1]):
+            raise ValueError(f"case {case.case_id!r} comes before the case added last")
         _check_aware(case.opens_at, f"case {case.case_id!r} opens_at")
         _check_aware(case.due_at, f"case {case.case_id!r} due_at")
+        self._ids.add(case.case_id)
+        self._cases.append(case)
+        reason = self._planner.add(case)
+        if reason is not None:
+            self._at_risk[case.case_id] = reason
+
+    @property
+    def saturated(self) -> bool:
+        """Every usable shift is full: every case added from now on is at risk, and none
+        added so far moves again (a shift's load never goes down)."""
+        return self._planner.free_total == 0
+
+    def plan(self) -> Plan:
+        """The plan of the cases added so far."""
+        slots: dict[str, Slot] = {}
+        now = self.now
+        for index, case in enumerate(self._cases):
+            held = self._planner.assigned[index]
+            if held < 0:
+                continue
+            shift = self.usable[held]
+            slots[case.case_id] = Slot(
+                case_id=case.case_id,
+                team_id=shift.team_id,
+                shift_start=shift.start,
+                shift_end=shift.end,
+                visit_from=max(shift.start, case.opens_at, now),
+                visit_until=min(shift.end, case.due_at),
+                slot_from=max(shift.start, case.opens_at),
+            )
+        return Plan(slots=slots, at_risk=dict(self._at_risk))
+
+
+def _usable_shifts(shifts: Sequence[Shift], now: datetime) -> list[Shift]:
+    """The shifts that end after `now`, in shift order; the input checked."""
     usable: list[Shift] = []
     seen: set[tuple[str, datetime]] = set()
     for shift in shifts:
@@ -263,27 +311,16 @@ def plan_visits(cases: Sequence[PlanCase], shifts: Sequence[Shift], now: datetim
         if shift.end > now:
             usable.append(shift)
     usable.sort(key=lambda s: (s.start, s.team_id, s.end))
+    return usable
 
-    planner = _Planner(usable, now)
-    at_risk: dict[str, AtRiskReason] = {}
-    for case in ordered:
-        reason = planner.add(case)
-        if reason is not None:
-            at_risk[case.case_id] = reason
 
-    slots: dict[str, Slot] = {}
-    for index, case in enumerate(ordered):
-        held = planner.assigned[index]
-        if held < 0:
-            continue
-        shift = usable[held]
-        slots[case.case_id] = Slot(
-            case_id=case.case_id,
-            team_id=shift.team_id,
-            shift_start=shift.start,
-            shift_end=shift.end,
-            visit_from=max(shift.start, case.opens_at, now),
-            visit_until=min(shift.end, case.due_at),
-            slot_from=max(shift.start, case.opens_at),
-        )
-    return Plan(slots=slots, at_risk=at_risk)
+def plan_visits(cases: Sequence[PlanCase], shifts: Sequence[Shift], now: datetime) -> Plan:
+    """Give every case a slot in a shift inside its window, or say why it is at risk.
+
+    Datetimes must be aware. Case ids must be unique, and so must (team_id, start) among the
+    shifts. See the module docstring for the order, the algorithm and what is guaranteed.
+    """
+    run = PlanRun(shifts, now)
+    for case in sorted(cases, key=priority_key):
+        run.add(case)
+    return run.plan()

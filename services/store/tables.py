@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from services.store.table_base import UTCDateTime, metadata
@@ -75,6 +76,13 @@ cases = Table(
     ),
     Index("ix_cases_owner", "program_id", "owner_user_id"),
     Index("ix_cases_program_time", "program_id", "occurred_at"),  # the program report
+    Index(  # the incremental planner reads a program's placed cases (a few of its open ones)
+        "ix_cases_planned",
+        "program_id",
+        "planned_team_id",
+        sqlite_where=text("planned_team_id IS NOT NULL"),
+        postgresql_where=text("planned_team_id IS NOT NULL"),
+    ),
 )
 
 persons = Table(
@@ -171,6 +179,25 @@ program_state = Table(
     Column("program_id", String(64), primary_key=True),
     Column("plan_requested_at", UTCDateTime, nullable=True),
     Column("planned_at", UTCDateTime, nullable=True),
+    # what the stored plan was made with (teams, zone: services/planning/incremental.py)
+    Column("plan_basis", String(64), nullable=True),
+)
+
+# The change log of the planner's inputs, written by the database itself: triggers on
+# `cases` (migration 0017) add a row in the transaction of every insert, delete, and change
+# of program, status, tier rank, window, overdose time or missed time, with the case's
+# state before it (was it placed by the stored plan, and its priority key). The planner
+# reads its program's rows and deletes them in the transaction of its plan.
+plan_changes = Table(
+    "plan_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("program_id", String(64), nullable=False, index=True),
+    Column("case_id", String(36), nullable=False),
+    Column("was_placed", Boolean, nullable=False),
+    Column("old_tier_rank", Integer, nullable=True),  # the key before: null for an insert
+    Column("old_due_at", UTCDateTime, nullable=True),
+    Column("old_occurred_at", UTCDateTime, nullable=True),
 )
 
 audit_log = Table(
