@@ -39,8 +39,8 @@ from sqlalchemy import select
 from services.simulation.synthetic import synthetic_events
 from services.store.database import make_engine
 from services.store.tables import events as events_table
-from tests.benchmarks.bench_pipeline import ROOT, BenchFailure, Stack, say
 from tests.benchmarks.common import machine_info, percentile
+from tests.benchmarks.pipeline_stack import ROOT, BenchFailure, Stack, say
 from tests.benchmarks.process_cpu import cores_used, tree, tree_cpu
 
 OUT = Path(__file__).resolve().parent / "results" / "gateway.json"
