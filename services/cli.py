@@ -16,12 +16,24 @@ from services.cli_common import err, say, settings_of
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from services.runtime.supervisor import run_stack
-
-    return run_stack(settings_of(args), args.api_port, say)
+    """The settings are checked here (refused ones said before anything starts); then
+    this process becomes the supervisor (services/runtime/supervisor.py), a fresh
+    interpreter that holds only what supervising needs for as long as the stack runs."""
+    settings = settings_of(args)
+    argv = [sys.executable, "-m", "services.runtime.supervisor", "--api-port", str(args.api_port)]
+    if args.separate_workers or settings.up_workers == "separate":
+        argv.append("--separate-workers")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = {**os.environ, "QRT_DATA_DIR": str(settings.data_dir)}
+    os.execve(sys.executable, argv, env)  # noqa: S606 (argv is ours, no shell)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.role == "all":
+        from workers.combined import run_all_workers
+
+        return run_all_workers(settings_of(args))
     if args.role == "timers":
         from workers.timers import run_timer_worker
 
@@ -209,10 +221,25 @@ def _add_stack_commands(sub: Any) -> None:
         metavar="DIR",
         help="where the SQLite file, logs and run files live",
     )
+    up.add_argument(
+        "--separate-workers",
+        action="store_true",
+        help="one process per worker role, as in production (default: $QRT_UP_WORKERS, "
+        "else all the roles in one process)",
+    )
     up.set_defaults(func=cmd_up)
 
-    worker = sub.add_parser("worker", help="run one stream worker")
-    worker.add_argument("role", choices=["intake", "cases", "timers", "sms"])
+    worker = sub.add_parser(
+        "worker",
+        help="run a stream worker",
+        description="Run one worker role in the foreground, or `all` of them in one "
+        "process (what `qrt up` runs by default; production runs each role apart).",
+    )
+    worker.add_argument(
+        "role",
+        choices=["intake", "cases", "timers", "sms", "all"],
+        help="intake, cases, timers or sms; all: the four in one process",
+    )
     worker.set_defaults(func=cmd_worker)
 
     api = sub.add_parser("api", help="run the HTTP API")

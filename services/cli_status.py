@@ -9,7 +9,6 @@ import json
 import urllib.request
 from typing import Any
 
-ROLES = ("intake", "cases", "timers", "sms")
 SHOWN_COUNTERS = (
     "qrt_intake_events_total",
     "qrt_case_worker_events_total",
@@ -38,14 +37,18 @@ def status(settings: Any) -> dict[str, Any]:
     from services.bootstrap import engine_for
     from services.clock import shifted_clock
     from services.runtime.recent_errors import read_recent_errors
-    from services.runtime.run_files import NoBrokerConfigured, bootstrap_servers
+    from services.runtime.run_files import (
+        NoBrokerConfigured,
+        bootstrap_servers,
+        worker_processes,
+    )
     from services.runtime.sending_state import read_sending_pause
     from services.runtime.system_state import read_broker, read_store, store_ready
     from services.store.repository import Store
 
     run = settings.data_dir / "run"
     processes: dict[str, Any] = {}
-    for role in ROLES:
+    for role in worker_processes(settings):  # `all` (every role in one), or each role
         metrics = run / f"{role}.metrics"
         entry: dict[str, Any] = {"ready": (run / f"{role}.ready").exists()}
         if metrics.exists():

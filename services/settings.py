@@ -168,6 +168,10 @@ class Settings(BaseSettings):
         description="addresses or networks of our own proxies, comma-separated: only their "
         "X-Forwarded-* headers are believed",
     )
+    up_workers: Literal["one", "separate"] = Field(
+        default="one",
+        description="`qrt up` runs the worker roles in one process, or one process each",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from typing import TYPE_CHECKING
 
 from services.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: a process that only names topics never loads it
+    from kafka import KafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ class BrokerUnavailable(RuntimeError):
 
 
 def admin_client(servers: str, timeout_s: float = 15.0) -> KafkaAdminClient:
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -57,6 +60,9 @@ def admin_client(servers: str, timeout_s: float = 15.0) -> KafkaAdminClient:
 
 def ensure_topics(settings: Settings, servers: str) -> list[str]:
     """Create any missing product topic; return the names created. Safe to repeat."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
     admin = admin_client(servers)
     try:
         existing = set(admin.list_topics())

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from services.settings import Settings
 
+WORKER_ROLES = ("intake", "cases", "timers", "sms")  # `qrt worker ROLE`: one role each
+ALL_WORKERS = "all"  # `qrt worker all`: every role in one process (`qrt up`'s default)
+
 
 class NoBrokerConfigured(RuntimeError):
     def __init__(self, data_dir: Path) -> None:
@@ -49,3 +52,33 @@ def bootstrap_servers(settings: Settings) -> str:
 
 def ready_file(settings: Settings, role: str) -> Path:
     return run_dir(settings) / f"{role}.ready"
+
+
+def record_workers(settings: Settings, roles: tuple[str, ...]) -> None:
+    """`qrt up` says which worker processes it runs (`all`, or one per role)."""
+    write_atomically(run_dir(settings) / "workers", "\n".join(roles) + "\n")
+
+
+def recorded_workers(settings: Settings) -> tuple[str, ...]:
+    """The worker processes `qrt up` said it runs; () when no `qrt up` said so."""
+    try:
+        return tuple((settings.data_dir / "run" / "workers").read_text().split())
+    except OSError:
+        return ()
+
+
+def worker_processes(settings: Settings) -> tuple[str, ...]:
+    """The worker processes of this data directory's stack: as `qrt up` recorded them;
+    else (workers started by hand) the one worker if its run files are there, and the
+    separate roles if any of theirs is (or nothing of the one worker is)."""
+    recorded = recorded_workers(settings)
+    if recorded:
+        return recorded
+    run = settings.data_dir / "run"
+
+    def present(role: str) -> bool:
+        return any((run / f"{role}.{kind}").exists() for kind in ("ready", "metrics"))
+
+    one = (ALL_WORKERS,) if present(ALL_WORKERS) else ()
+    separate = any(present(role) for role in WORKER_ROLES) or not one
+    return one + (WORKER_ROLES if separate else ())

@@ -1,16 +1,25 @@
 """`qrt up`: the whole stack on one machine, in the foreground, until Ctrl-C/SIGTERM.
 
-Order: migrate the store (in development, make the first admin and print its
-sign-in once), start (or find) the broker, create topics, start the
-workers and the API as child processes, wait until each is ready, print the API
-URL. A child that dies is restarted; one that keeps failing is backed off and
-reported while the rest runs on. Stopping (Ctrl-C, SIGTERM, or the embedded
-broker's end) ends the children first, then the embedded broker.
+Order: start (or find) the broker; migrate the store (in development, make the first
+admin and print its sign-in once) and create topics, in a short-lived child
+(services/runtime/stack_setup.py); start the API, then the workers, as child
+processes, wait until each is ready, print the API URL. The workers are one process
+running every role (`qrt worker all`), or one process per role when asked
+(`--separate-workers`, QRT_UP_WORKERS=separate), as production runs them. A child that
+dies is restarted; one that keeps failing is backed off and reported while the rest
+runs on. Stopping (Ctrl-C, SIGTERM, or the embedded broker's end) ends the children
+first, then the embedded broker.
+
+This process lives as long as the stack and holds little: `qrt up` checks the settings
+and execs `python -m services.runtime.supervisor` (`main` below), which imports the
+settings, the broker and the run files; everything else runs in its children.
 """
 
 from __future__ import annotations
 
+import argparse
 import fcntl
+import logging
 import os
 import signal
 import socket
@@ -24,18 +33,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from services.accounts.first_admin import ensure_first_admin
-from services.bootstrap import engine_for
-from services.clock import shifted_clock
 from services.runtime.children import die_with_parent
-from services.runtime.embedded_broker import EmbeddedBroker, free_port
-from services.runtime.run_files import forget_run_files, ready_file, record_broker
+from services.runtime.embedded_broker import EmbeddedBroker, EmbeddedBrokerError, free_port
+from services.runtime.run_files import (
+    ALL_WORKERS,
+    WORKER_ROLES,
+    forget_run_files,
+    ready_file,
+    record_broker,
+    record_workers,
+)
 from services.settings import Settings
-from services.store.database import migrate
-from services.store.repository import Store
-from services.topics import ensure_topics
 
 READY_TIMEOUT_S = 90.0
+SETUP_TIMEOUT_S = 120.0  # migrations of a large store may take a while
 STOP_TIMEOUT_S = 15.0
 RESTARTS_PER_MINUTE = 5
 BACKOFF_S = 5.0
@@ -116,8 +127,15 @@ def _http_ok(url: str) -> bool:
 
 
 class Stack:
-    def __init__(self, settings: Settings, api_port: int, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        api_port: int,
+        say: Callable[[str], None],
+        separate: bool = False,
+    ) -> None:
         self.settings = settings
+        self.worker_roles = WORKER_ROLES if separate else (ALL_WORKERS,)
         self.api_port = api_port or free_port()
         self.say = say
         self.broker: EmbeddedBroker | None = None
@@ -138,19 +156,23 @@ class Stack:
         if self.broker is not None:  # topics in memory: the gateway keeps what it accepts
             env.setdefault("QRT_GATEWAY_INBOX", "1")
         env["QRT_METRICS_PORT"] = "0"  # each worker on a free port (run/<role>.metrics)
+        env.setdefault("MALLOC_ARENA_MAX", "2")  # glibc: fewer thread heaps keeping freed memory
         return env
 
     def _children(self, logs: Path) -> list[Child]:
+        """The workers (one child named `workers` for `qrt worker all`, or one per role),
+        then the API."""
         qrt = [sys.executable, "-m", "services.cli"]
         health = f"{self.api_url}/healthz"
         return [
             Child(
                 name,
-                [*qrt, "worker", name],
+                [*qrt, "worker", role],
                 logs / f"{name}.log",
-                lambda name=name: ready_file(self.settings, name).exists(),  # type: ignore[misc]
+                lambda role=role: ready_file(self.settings, role).exists(),  # type: ignore[misc]
             )
-            for name in ("intake", "cases", "timers", "sms")
+            for role in self.worker_roles
+            for name in ("workers" if role == ALL_WORKERS else role,)
         ] + [
             Child(
                 "api",
@@ -208,25 +230,15 @@ class Stack:
         logs = data / "logs"
         forget_run_files(self.settings)
         self.say(f"data directory {data.resolve()} (logs in {logs.resolve()})")
-        engine = engine_for(self.settings)
-        migrate(engine)
-        if self.settings.environment == "development":
-            now = shifted_clock(self.settings.clock_offset_seconds)()
-            login = ensure_first_admin(Store(engine), now)
-            if login:
-                self.say(
-                    f"first sign-in (shown once): user {login[0]!r}, password {login[1]!r} "
-                    f"at {self.api_url}/login"
-                )
-        engine.dispose()
         servers = self.settings.kafka_bootstrap_servers
         if not servers:
             self.broker = EmbeddedBroker(log_file=logs / "broker.log")
             servers = self.broker.start()
             self.say(f"embedded Kafka-compatible broker on {servers}")
         record_broker(self.settings, servers)
-        ensure_topics(self.settings, servers)
         env = self._child_env(servers)
+        self._set_up(env)
+        record_workers(self.settings, self.worker_roles)
         self.children = self._children(logs)
         self._env = env
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -238,6 +250,29 @@ class Stack:
         for child in workers:
             child.start(env)
         self._wait_ready(workers, deadline)
+
+    def _set_up(self, env: dict[str, str]) -> None:
+        """Migrations, the first admin and the topics, in a child of their own
+        (services/runtime/stack_setup.py): what it says is said here."""
+        argv = [sys.executable, "-m", "services.runtime.stack_setup", self.api_url]
+        try:
+            done = subprocess.run(
+                argv, env=env, capture_output=True, text=True, timeout=SETUP_TIMEOUT_S,
+                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise StackFailedToStart(
+                f"migrating the store and creating topics took over {SETUP_TIMEOUT_S:.0f} s"
+            ) from exc
+        if done.returncode != 0:  # a known error is its one line, anything else its end
+            lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+            known = lines[-1].startswith("error: ")
+            raise StackFailedToStart(
+                lines[-1].removeprefix("error: ") if known else "\n".join(lines[-15:])
+            )
+        sys.stderr.write(done.stderr)  # its log lines (topics created)
+        for line in done.stdout.splitlines():
+            self.say(line)
 
     def _wait_ready(self, children: list[Child], deadline: float) -> bool:
         """Until every child is ready (False: the stack was asked to stop meanwhile)."""
@@ -312,8 +347,10 @@ class Stack:
             self._lock.close()
 
 
-def run_stack(settings: Settings, api_port: int, say: Callable[[str], None]) -> int:
-    stack = Stack(settings, api_port, say)
+def run_stack(
+    settings: Settings, api_port: int, say: Callable[[str], None], separate: bool = False
+) -> int:
+    stack = Stack(settings, api_port, say, separate)
 
     def on_signal(signum: int, _frame: object) -> None:
         stack.request_stop()
@@ -335,3 +372,30 @@ def run_stack(settings: Settings, api_port: int, say: Callable[[str], None]) -> 
         say("stopping...")
         stack.stop()
         say("stopped.")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    """`qrt up` once its settings were checked (services/cli.py execs this): the data
+    directory in QRT_DATA_DIR, the rest of the settings in the environment."""
+    parser = argparse.ArgumentParser(prog="qrt up")
+    parser.add_argument("--api-port", type=int, required=True)
+    parser.add_argument("--separate-workers", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return run_stack(Settings(), args.api_port, _say, args.separate_workers)
+    except EmbeddedBrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

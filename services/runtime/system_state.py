@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from schemas.sms import TextState
+from services.runtime.run_files import ALL_WORKERS, recorded_workers
 from services.runtime.sending_state import read_sending_pause
 from services.settings import Settings
 from services.store.database import require_current_schema
@@ -32,12 +33,15 @@ from services.topics import (
 )
 
 OVERDUE_AFTER = timedelta(minutes=1)  # a timer still unfired this long after it was due
-# consumer group (without the topic prefix) -> the topics it reads
+# consumer group (without the topic prefix) -> the topics it reads: a worker role's
+# group is qrt-<role>; `qrt worker all` reads them all in its one group
 GROUPS = {
     "qrt-intake": (OVERDOSE_EMS, OVERDOSE_POLICE, REFERRALS),
     "qrt-cases": (FOLLOWUP_INTAKE,),
     "qrt-sms": (FOLLOWUP_CASES,),
 }
+ONE_GROUP = f"qrt-{ALL_WORKERS}"
+GROUPS[ONE_GROUP] = tuple(t for topics in GROUPS.values() for t in topics)
 
 
 @dataclass
@@ -131,10 +135,13 @@ def _read_broker(settings: Settings, servers: str) -> BrokerState:
         existing = set(admin.list_topics())
         ends = _end_offsets(consumer, [settings.topic(t) for t in _all_topics() if
                                        settings.topic(t) in existing])  # fmt: skip
-        for group, topics in GROUPS.items():
-            name_of_group = settings.topic(group)
-            committed = admin.list_group_offsets(name_of_group).get(name_of_group, {})
-            for topic in topics:
+        committed_by_group = {
+            group: admin.list_group_offsets(settings.topic(group)).get(settings.topic(group), {})
+            for group in GROUPS
+        }
+        for group in running_groups(settings, {g for g, c in committed_by_group.items() if c}):
+            committed = committed_by_group[group]
+            for topic in GROUPS[group]:
                 name = settings.topic(topic)
                 lag = 0
                 for tp, end in ends.items():
@@ -149,6 +156,19 @@ def _read_broker(settings: Settings, servers: str) -> BrokerState:
     finally:
         consumer.close()
         admin.close()
+
+
+def running_groups(settings: Settings, committed: set[str]) -> list[str]:
+    """The consumer groups of the workers as they run: the one group of `qrt worker all`
+    or the roles' own, as `qrt up` recorded in the run directory; without that record
+    (workers started apart, as in production), the layout whose groups have committed,
+    both if both have, else the roles' own."""
+    separate = [g for g in GROUPS if g != ONE_GROUP]
+    recorded = recorded_workers(settings)
+    if recorded:
+        return [ONE_GROUP] if ALL_WORKERS in recorded else separate
+    one = ONE_GROUP in committed
+    return ([ONE_GROUP] if one else []) + (separate if committed - {ONE_GROUP} or not one else [])
 
 
 def _all_topics() -> Iterator[str]:

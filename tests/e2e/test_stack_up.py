@@ -161,10 +161,11 @@ def test_publish_gives_two_cases_within_5_s_and_one_rejection(stack: Stack, tmp_
     assert record.reason is RejectReason.MALFORMED_JSON and "JSON" in record.detail
     assert record.original() == example.read_bytes().splitlines()[3].strip()
 
-    # The repeat reached the case worker (3 routed records) and the worker has committed
-    # past all of them: it yielded nothing new.
+    # The repeat reached the case agent (3 routed records) and the workers' one group
+    # (`qrt worker all`, the default of `qrt up`) has committed past all of them: it
+    # yielded nothing new.
     assert len(read_topic(stack.broker, "followup.intake.v1", 3)) == 3
-    wait_for(lambda: committed(stack.broker, "qrt-cases") == 3, 15, "case worker commits")
+    wait_for(lambda: committed(stack.broker, "qrt-all") == 3, 15, "case agent commits")
     assert len(stack.queue()) == 2
 
     cli_queue = stack.qrt("queue", "--program", "example", "--json")
@@ -270,24 +271,25 @@ def _metrics(url: str) -> dict[str, float]:
 def test_an_operator_sees_health_lag_and_rejections(stack: Stack, tmp_path: Path) -> None:
     assert stack.get("/healthz") == {"status": "ok"}
     assert stack.get("/readyz") == {"status": "ready", "store": "ok", "broker": "ok"}
-    intake = (stack.data_dir / "run" / "intake.metrics").read_text().strip()
+    workers = (stack.data_dir / "run" / "all.metrics").read_text().strip()  # the one worker
     malformed = "qrt_intake_events_total{reason=malformed_json,result=rejected}"
     before = _metrics(stack.api + "/metrics").get("qrt_rejected_records{}", 0)
-    counted_before = _metrics(intake).get(malformed, 0)
+    counted_before = _metrics(workers).get(malformed, 0)
     lines = tmp_path / "ops.jsonl"
     lines.write_text(_event("ops-1", "ems", "EX-EMS-01", 30) + "\n" + '{"event_id": "broken"\n')
     assert stack.qrt("publish", "--unscreened", str(lines)).returncode == 0
 
     def settled() -> dict[str, float] | None:
         found = _metrics(stack.api + "/metrics")
-        lag = found.get("qrt_consumer_lag{group=qrt-cases,topic=followup.intake.v1}")
+        lag = found.get("qrt_consumer_lag{group=qrt-all,topic=followup.intake.v1}")
         return found if found.get("qrt_rejected_records{}") == before + 1 and lag == 0 else None
 
     system = wait_for(settled, 30, "no lag and the new rejection in /metrics")
-    assert system["qrt_consumer_lag{group=qrt-intake,topic=overdose.ems.v1}"] == 0
+    assert system["qrt_consumer_lag{group=qrt-all,topic=overdose.ems.v1}"] == 0
+    assert not [k for k in system if "group=qrt-cases" in k], "no lag of groups not running"
     assert "qrt_texts_by_state{state=queued}" in system
-    assert _metrics(intake)[malformed] == counted_before + 1
+    assert _metrics(workers)[malformed] == counted_before + 1
     status = stack.qrt("status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert "lag qrt-cases followup.intake.v1" in status.stdout
+    assert "lag qrt-all followup.intake.v1" in status.stdout
     assert f"rejected records (overdose.rejected.v1) {before + 1:g}" in status.stdout
