@@ -13,6 +13,7 @@ broker acknowledged it (acks=all) before the source offset can be committed.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import faust
@@ -54,7 +55,8 @@ def register_intake_agent(app: faust.App, ctx: Context) -> None:
     @app.agent(sources, name="intake")
     async def intake(stream: Any) -> None:
         async for batch in stream.take_events(BATCH, within=BATCH_WITHIN_S):
-            sent = []
+            now = ctx.clock()  # the batch's time of receipt: it was taken at once
+            sent, counted = [], Counter[tuple[str, str]]()
             for event in batch:
                 message = event.message
                 origin = Origin(
@@ -64,17 +66,15 @@ def register_intake_agent(app: faust.App, ctx: Context) -> None:
                     key=_key_text(message.key),
                 )
                 result = (screen_referral if message.topic == referrals else screen)(
-                    message.value or b"",
-                    origin,
-                    programs=ctx.programs,
-                    now=ctx.clock(),
-                    rules=ctx.rules,
+                    message.value or b"", origin, programs=ctx.programs, now=now, rules=ctx.rules
                 )
                 if isinstance(result, RejectedEvent):
                     topic, key = rejected, message.key
-                    INTAKE_EVENTS.labels(result="rejected", reason=result.reason.value).inc()
+                    counted["rejected", result.reason.value] += 1
                 else:
                     topic, key = accepted, result.program_id.encode()
-                    INTAKE_EVENTS.labels(result="routed", reason="").inc()
+                    counted["routed", ""] += 1
                 sent.append(await topic.send(key=key, value=encode(result), force=True))
             await asyncio.gather(*sent)
+            for (outcome, reason), n in counted.items():
+                INTAKE_EVENTS.labels(result=outcome, reason=reason).inc(n)

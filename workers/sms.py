@@ -3,8 +3,9 @@
 Policy: each batch of case events (up to BATCH) re-derives the texts of every
 case it names, once per case, in one transaction (`schedule_cases_texts`,
 idempotent by the texts' keys), so a redelivered event queues nothing twice.
-A case event that does not decode is logged and skipped: it carries no text of
-its own, and the case's next event derives the same texts. An outage of the
+Of an event only its kind and case id are read; one whose kind and case id do
+not decode is logged and skipped: it carries no text of its own, and the case's
+next event derives the same texts. An outage of the
 store is retried with backoff, unacknowledged: the transaction rolled back
 whole, the retry re-derives the whole batch. A case whose texts the store
 refuses for their data is found by halving the batch, logged and skipped; the
@@ -22,9 +23,9 @@ import logging
 from typing import Any
 
 import faust
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from schemas.cases import CaseEvent
+from schemas.cases import CaseEventKind
 from schemas.codec import decode
 from services.bootstrap import Context
 from services.runtime.metrics import TEXTS
@@ -70,12 +71,20 @@ def register_sms_agent(app: faust.App, ctx: Context) -> None:
                 log.error("the store refused the texts of case %s: %s; skipped", case_id, reason)
 
 
+class _Named(BaseModel):
+    """What this worker reads of a case event: which case, and what happened to it (the
+    texts are derived from the store, not from the event)."""
+
+    kind: CaseEventKind
+    case_id: str
+
+
 def _text_relevant(batch: Any) -> list[str]:
     """The cases named by the batch's events that can change texts."""
     case_ids: list[str] = []
     for event in batch:
         try:
-            case_event = decode(CaseEvent, event.message.value or b"")
+            case_event = decode(_Named, event.message.value or b"")
         except ValidationError as exc:
             log.warning(
                 "skipping a case event that does not decode (%d errors) at %s[%d]@%d",

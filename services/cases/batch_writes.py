@@ -4,12 +4,13 @@ statement a table, and the deaths settled after. Inside the caller's transaction
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from schemas.cases import TIER_RANK, CaseEvent, CaseEventKind, CaseStatus, EventRef
 from schemas.intake import IntakeRecord
@@ -20,10 +21,9 @@ from services.cases.deaths import (
     apply_death,
     deaths_of,
     flag_possible_death,
-    open_cases_before,
 )
 from services.cases.person_resolution import PersonResolver, Resolution
-from services.cases.scene import own_tokens
+from services.cases.scene import scene_tokens
 from services.core.cases import Fatal, JoinCase, OpenCase, TooOld, Verdict, stored_event_key
 from services.core.referrals import referral_detail, referral_opened
 from services.crypto.fields import FieldCipher
@@ -57,10 +57,30 @@ def ref_of(event: OverdoseEvent) -> EventRef:
     )
 
 
+@dataclass(frozen=True)
+class Derived:
+    """What one report's verdict and rows need that takes a key to compute, derived once:
+    its event key, its scene's blind tokens (its own, stored with it, and the probes it
+    is compared with), and the blind token of its phone (a valid number's)."""
+
+    key: str
+    scene: list[str]
+    probes: frozenset[str]
+    phone_token: str | None
+
+
+def derive(record: IntakeRecord, cipher: FieldCipher) -> Derived:
+    event = record.event
+    own, probes = scene_tokens(cipher, event.location)
+    phone = sms_consent.e164(event.patient.phone) if event.patient else None
+    token = sms_consent.phone_token(cipher, phone) if phone else None
+    return Derived(event_key(event), own, probes, token)
+
+
 def event_row(
-    record: IntakeRecord, program: Program, now: datetime, cipher: FieldCipher
+    record: IntakeRecord, derived: Derived, program: Program, now: datetime, cipher: FieldCipher
 ) -> dict[str, object]:
-    event, key = record.event, event_key(record.event)
+    event, key = record.event, derived.key
     return {
         "program_id": program.id,
         "source": event.source.value,
@@ -78,9 +98,9 @@ def event_row(
             person_records.seal_patient(cipher, key, event.patient) if event.patient else None
         ),
         "clinical_sealed": _sealed_clinical(cipher, key, event),
-        "scene_tokens": " ".join(own_tokens(cipher, event.location)) or None,
+        "scene_tokens": " ".join(derived.scene) or None,
         "scene_sealed": person_records.seal_scene(cipher, key, event.location),
-        "phone_token": _phone_token(cipher, event),
+        "phone_token": derived.phone_token,
         "referral_sealed": (
             seal_referral(cipher, key, record.referral) if record.referral else None
         ),
@@ -110,10 +130,10 @@ def apply(
     out: Batch,
     program: Program,
     record: IntakeRecord,
+    derived: Derived,
     row: dict[str, object],
     found: Resolution,
     verdict: Verdict,
-    cipher: FieldCipher,
     now: datetime,
 ) -> Handling:
     """The rows of one report's verdict; the handling it was recorded with."""
@@ -126,10 +146,10 @@ def apply(
         case Fatal():
             out.event_rows.append({**row, "handling": Handling.SKIPPED_FATAL.value})
             if verdict.death and person_id is not None:
-                phone = _phone_token(cipher, event)
                 out.deaths.append(
-                    Death(person_id, event.occurred_at, event.source.value, event.event_id, phone)
-                )
+                    Death(person_id, event.occurred_at, event.source.value, event.event_id,
+                          derived.phone_token)
+                )  # fmt: skip
             out.possible_deaths.append(
                 (event, list(verdict.candidates), verdict.same_incident_case)
             )
@@ -151,7 +171,14 @@ def apply(
             if record.referral is not None:  # a referral's case: its kind, and its event says so
                 out.opened[-1] = referral_opened(out.case_rows[-1], out.opened[-1], record.referral)
     out.event_rows.append({**row, "handling": handling.value, "case_id": target})
-    out.consents.extend(_sms_consent(program, event, person_id, target, cipher, now))
+    if derived.phone_token is not None and event.consent.sms is not None:
+        # the event's yes or no to text check-ins, for the phone it gives
+        out.consents.append(
+            sms_consent.consent_row(
+                program.id, derived.phone_token, event.consent.sms, ConsentSource.EVENT, now,
+                person_id=person_id, case_id=target,
+            )
+        )  # fmt: skip
     return handling
 
 
@@ -209,37 +236,70 @@ def settle_deaths(
         apply_death(conn, program.id, death, margin, now)
     fresh = {d.person_id for d in out.deaths}
     persons = {str(r["person_id"]) for r in out.event_rows if r.get("person_id")} - fresh
-    for death in deaths_of(conn, program.id, persons):
-        if open_cases_before(conn, program.id, death.person_id, death.died_at + margin):
-            apply_death(conn, program.id, death, margin, now)
-    for event, candidates, case_id in out.possible_deaths:
-        row_id = _event_row_id(conn, event)
+    earlier = deaths_of(conn, program.id, persons)
+    still_open = _open_cases_by_person(conn, program.id, {d.person_id for d in earlier})
+    for death in earlier:
+        theirs = still_open.get(death.person_id, {})
+        if any(at <= death.died_at + margin for at in theirs.values()):
+            for closed in apply_death(conn, program.id, death, margin, now):
+                theirs.pop(closed, None)
+    if not out.possible_deaths:
+        return
+    rows = event_rows_of(conn, [event for event, _, _ in out.possible_deaths])
+    candidates = {p for _, named, _ in out.possible_deaths for p in named}
+    open_of = _open_cases_by_person(conn, program.id, candidates)
+    for event, named, case_id in out.possible_deaths:
         concerned = [case_id] if case_id else []
-        if candidates:
-            concerned += conn.execute(
-                select(cases.c.id).where(
-                    and_(
-                        cases.c.program_id == program.id,
-                        cases.c.person_id.in_(candidates),
-                        cases.c.status == CaseStatus.OPEN.value,
-                    )
-                )
-            ).scalars()
+        concerned += [c for person_id in named for c in open_of.get(person_id, {})]
+        row_id = rows[event_key(event)][0]
         flag_possible_death(conn, concerned, row_id, event.event_id, now)
 
 
-def _event_row_id(conn: Connection, event: OverdoseEvent) -> int:
-    return int(
-        conn.execute(
-            select(events.c.id).where(
+def _open_cases_by_person(
+    conn: Connection, program_id: str, person_ids: set[str]
+) -> dict[str, dict[str, datetime]]:
+    """person -> {open case id: its overdose}, for these persons of the program. (Asked
+    by person alone, the program checked here: SQLite would otherwise walk the program's
+    cases by time.)"""
+    found: dict[str, dict[str, datetime]] = {}
+    ids = sorted(person_ids)
+    for start in range(0, len(ids), 500):
+        for r in conn.execute(
+            select(cases.c.id, cases.c.program_id, cases.c.person_id, cases.c.occurred_at).where(
                 and_(
-                    events.c.source == event.source.value,
-                    events.c.agency_id == event.agency_id,
-                    events.c.event_id == event.event_id,
+                    cases.c.person_id.in_(ids[start : start + 500]),
+                    cases.c.status == CaseStatus.OPEN.value,
                 )
             )
-        ).scalar_one()
-    )
+        ):
+            if r.program_id == program_id:
+                found.setdefault(r.person_id, {})[r.id] = r.occurred_at
+    return found
+
+
+def event_rows_of(
+    conn: Connection, reports: Sequence[OverdoseEvent]
+) -> dict[str, tuple[int, str | None]]:
+    """event key -> (its `events` row id, its case id), for stored reports; asked per
+    (source, agency), the unique index's leading columns."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for event in reports:
+        wanted.setdefault((event.source.value, event.agency_id), set()).add(event.event_id)
+    found: dict[str, tuple[int, str | None]] = {}
+    for (source, agency_id), event_ids in sorted(wanted.items()):
+        ids = sorted(event_ids)
+        for start in range(0, len(ids), 500):
+            for r in conn.execute(
+                select(events.c.id, events.c.case_id, events.c.event_id).where(
+                    and_(
+                        events.c.source == source,
+                        events.c.agency_id == agency_id,
+                        events.c.event_id.in_(ids[start : start + 500]),
+                    )
+                )
+            ):
+                found[stored_event_key(source, agency_id, r.event_id)] = (r.id, r.case_id)
+    return found
 
 
 def write(
@@ -260,8 +320,7 @@ def write(
         conn.execute(events.insert(), [_with_defaults(r) for r in out.event_rows])
     records.append_case_events(conn, out.opened)
     _update_joined_cases(conn, program, out, now)
-    for event, candidate, found in out.reviews:
-        _write_review(conn, program, event, candidate, found, now)
+    _write_reviews(conn, program, out, now)
     sms_consent.record(conn, out.consents)
     records.request_plan(conn, [program.id], now)
 
@@ -284,96 +343,69 @@ def _write_persons(
 
 def _update_joined_cases(conn: Connection, program: Program, out: Batch, now: datetime) -> None:
     """A joined case learns its person, a later overdose moves its window, each join is
-    announced."""
-    for case_id, person_id in out.person_set.items():
+    announced: one statement for each, for the whole batch."""
+    if out.person_set:
         conn.execute(
             update(cases)
-            .where(and_(cases.c.id == case_id, cases.c.person_id.is_(None)))
-            .values(person_id=person_id, updated_at=now)
+            .where(and_(cases.c.id == bindparam("b_case"), cases.c.person_id.is_(None)))
+            .values(person_id=bindparam("b_person"), updated_at=now),
+            [{"b_case": c, "b_person": p} for c, p in out.person_set.items()],
         )
-    for case_id, (opens_at, due_at) in out.rewindowed.items():
+    if out.rewindowed:
         conn.execute(
             update(cases)
-            .where(cases.c.id == case_id)
+            .where(cases.c.id == bindparam("b_case"))
             .values(
-                window_opens_at=opens_at,
-                window_due_at=due_at,
+                window_opens_at=bindparam("b_opens"),
+                window_due_at=bindparam("b_due"),
                 missed_at=None,
                 updated_at=now,
                 version=cases.c.version + 1,
-            )
+            ),
+            [
+                {"b_case": case_id, "b_opens": opens_at, "b_due": due_at}
+                for case_id, (opens_at, due_at) in out.rewindowed.items()
+            ],
         )
-        records.reschedule_timers(conn, case_id, opens_at, due_at, program.at_risk_before_due)
-    for case_id, detail in out.linked:
-        records.announce(conn, case_id, CaseEventKind.LINKED, now, detail)
+        records.reschedule_many_timers(
+            conn,
+            [(c, opens, due) for c, (opens, due) in out.rewindowed.items()],
+            program.at_risk_before_due,
+        )
+    records.announce_many(
+        conn, [(case_id, CaseEventKind.LINKED, detail) for case_id, detail in out.linked], now
+    )
 
 
-def _write_review(
-    conn: Connection,
-    program: Program,
-    event: OverdoseEvent,
-    candidate: str,
-    found: Resolution,
-    now: datetime,
-) -> None:
-    event_row = conn.execute(
-        select(events.c.id, events.c.case_id).where(
-            and_(
-                events.c.source == event.source.value,
-                events.c.agency_id == event.agency_id,
-                events.c.event_id == event.event_id,
-            )
-        )
-    ).one()
-    score = found.score
+def _write_reviews(conn: Connection, program: Program, out: Batch, now: datetime) -> None:
+    """The batch's uncertain matches, for a person to decide: one insert."""
+    if not out.reviews:
+        return
+    rows = event_rows_of(conn, [event for event, _, _ in out.reviews])
     conn.execute(
-        match_reviews.insert().values(
-            program_id=program.id,
-            event_row_id=event_row.id,
-            case_id=event_row.case_id,
-            person_id=found.person_id,
-            candidate_person_id=candidate,
-            score=score.score if score else 0.0,
-            evidence=" ".join([*score.evidence, *score.conflicts]) if score else "",
-            status="open",
-            created_at=now,
-        )
+        match_reviews.insert(),
+        [
+            {
+                "program_id": program.id,
+                "event_row_id": rows[event_key(event)][0],
+                "case_id": rows[event_key(event)][1],
+                "person_id": found.person_id,
+                "candidate_person_id": candidate,
+                "score": found.score.score if found.score else 0.0,
+                "evidence": (
+                    " ".join([*found.score.evidence, *found.score.conflicts]) if found.score else ""
+                ),
+                "status": "open",
+                "created_at": now,
+            }
+            for event, candidate, found in out.reviews
+        ],
     )
 
 
 def _sealed_clinical(cipher: FieldCipher, key: str, event: OverdoseEvent) -> str | None:
     facts = person_records.clinical_of(event)
     return person_records.seal_clinical(cipher, key, facts) if facts else None
-
-
-def _phone_token(cipher: FieldCipher, event: OverdoseEvent) -> str | None:
-    phone = sms_consent.e164(event.patient.phone) if event.patient else None
-    return sms_consent.phone_token(cipher, phone) if phone else None
-
-
-def _sms_consent(
-    program: Program,
-    event: OverdoseEvent,
-    person_id: str | None,
-    case_id: str,
-    cipher: FieldCipher,
-    now: datetime,
-) -> list[dict[str, object]]:
-    """The event's yes or no to text check-ins, for the phone it gives."""
-    phone = sms_consent.e164(event.patient.phone) if event.patient else None
-    if phone is None or event.consent.sms is None:
-        return []
-    return [
-        sms_consent.consent_row(
-            program.id,
-            sms_consent.phone_token(cipher, phone),
-            event.consent.sms,
-            ConsentSource.EVENT,
-            now,
-            person_id=person_id,
-            case_id=case_id,
-        )
-    ]
 
 
 def _with_defaults(row: dict[str, object]) -> dict[str, object]:

@@ -29,29 +29,31 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.cases import CaseStatus
 from schemas.intake import IntakeRecord
-from schemas.overdose_event import OverdoseEvent, Source
+from schemas.overdose_event import OverdoseEvent
 from services.cases.batch_writes import (
     Batch,
+    Derived,
     Handling,
     apply,
+    derive,
     event_key,
     event_row,
     ref_of,
     settle_deaths,
     write,
 )
-from services.cases.person_resolution import PersonResolver
-from services.cases.scene import probe_tokens
+from services.cases.person_resolution import PersonResolver, person_id_for
+from services.cases.recent_events import recent_events
 from services.core import cases as core
 from services.core.cases import case_id_for_key, stored_event_key
 from services.core.referrals import decide_referral
 from services.crypto.fields import FieldCipher
-from services.identity.matching import Thresholds, features_from_patient
+from services.identity.matching import Thresholds
 from services.programs import Program, Programs
 from services.runtime.retry import describe, isolate
 from services.store import case_records as records
 from services.store.repository import EventKey, Store
-from services.store.tables import cases, events
+from services.store.tables import cases
 
 __all__ = [
     "Handling",
@@ -190,31 +192,31 @@ def _open_for_program(
     """Read what the core needs, decide each report in order, write the verdicts."""
     resolver = PersonResolver(conn, cipher, program.id, _thresholds(program), now)
     resolver.prefetch([r.event.patient for r in items])
-    probes = [frozenset(probe_tokens(cipher, r.event.location)) for r in items]
-    known = _known(conn, program, items, probes, resolver)
+    derived = [derive(r, cipher) for r in items]
+    known = _known(conn, program, items, derived, resolver)
     out = Batch()
-    for record, near in zip(items, probes, strict=True):
+    for record, facts in zip(items, derived, strict=True):
         event = record.event
-        found = resolver.resolve(event.patient, event_key(event))
+        found = resolver.resolve(event.patient, facts.key)
         report = core.Report(
-            key=event_key(event),
+            key=facts.key,
             source=event.source.value,
             occurred_at=event.occurred_at,
             fatal=event.fatal,
             person_id=found.person_id,
             decision=found.decision,
             candidate_id=found.candidate_id,
-            probes=near,
-            features=features_from_patient(event.patient),
+            probes=facts.probes,
+            features=resolver.features_of(event.patient),
         )
         ref = record.referral  # a referral: never an overdose (services/core/referrals.py)
         verdict = (
             core.decide(report, known, program, now) if ref is None
             else decide_referral(report, ref.kind, ref.urgency, known, program, now)
         )  # fmt: skip
-        row = event_row(record, program, now, cipher)
+        row = event_row(record, facts, program, now, cipher)
         row.update(person_id=found.person_id, match_decision=found.decision)
-        result.count(apply(out, program, record, row, found, verdict, cipher, now))
+        result.count(apply(out, program, record, facts, row, found, verdict, now))
     write(conn, program, out, resolver, cipher, now)
     settle_deaths(conn, program, out, now, _margin(program))
     result.reviews += len(out.reviews)
@@ -224,14 +226,29 @@ def _known(
     conn: Connection,
     program: Program,
     items: Sequence[IntakeRecord],
-    probes: Sequence[frozenset[str]],
+    derived: Sequence[Derived],
     resolver: PersonResolver,
 ) -> core.Known:
     """What the core decides with, read in four queries; the persons a report may be
-    compared with (named on an open case at the same scene) opened in one more."""
-    recent = _recent_events(conn, program, items)
-    compared = {r.person_id for near in probes for r in recent.near(None, set(near))}
-    resolver.load_features({p for p in compared if p is not None})
+    compared with (named on an open case at the same scene, from another source, within
+    the program's `incident_merge_minutes`: services/core/cases.py `same_incident`)
+    opened in one more."""
+    margin = _margin(program)
+    persons = resolver.known_person_ids | {person_id_for(d.key) for d in derived}
+    overdoses = [(r, d) for r, d in zip(items, derived, strict=True) if r.referral is None]
+    recent = recent_events(  # a referral is never the same incident: it looks for none
+        conn, program.id, margin, [r.event.occurred_at for r, _ in overdoses], persons,
+        {t for _, d in overdoses for t in d.probes},
+    )  # fmt: skip
+    compared = {
+        r.person_id
+        for record, facts in zip(items, derived, strict=True)
+        for r in recent.near(None, set(facts.probes))
+        if r.person_id is not None
+        and r.source != record.event.source.value
+        and abs(r.occurred_at - record.event.occurred_at) <= margin
+    }
+    resolver.load_features(compared)
     known_ids = resolver.known_person_ids
     return core.Known(
         recent=recent,
@@ -251,40 +268,6 @@ def _thresholds(program: Program) -> Thresholds:
 
 def _margin(program: Program) -> timedelta:
     return timedelta(minutes=program.matching.incident_merge_minutes)
-
-
-def _recent_events(
-    conn: Connection, program: Program, items: Sequence[IntakeRecord]
-) -> core.RecentIndex:
-    margin = _margin(program)
-    times = [r.event.occurred_at for r in items]
-    rows = conn.execute(
-        select(
-            events.c.case_id,
-            events.c.person_id,
-            events.c.source,
-            events.c.occurred_at,
-            events.c.scene_tokens,
-        )
-        .join(cases, cases.c.id == events.c.case_id)
-        .where(
-            and_(
-                cases.c.program_id == program.id,
-                cases.c.status == CaseStatus.OPEN.value,
-                events.c.source != Source.REFERRAL.value,  # a referral is no incident
-                events.c.occurred_at >= min(times) - margin,
-                events.c.occurred_at <= max(times) + margin,
-            )
-        )
-    )
-    return core.RecentIndex(
-        [
-            core.Recent(
-                r.case_id, r.person_id, r.source, r.occurred_at, set((r.scene_tokens or "").split())
-            )
-            for r in rows
-        ]
-    )
 
 
 def _open_cases_of(conn: Connection, person_ids: set[str]) -> dict[str, tuple[str, datetime]]:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from schemas.overdose_event import Patient
 from services.crypto.fields import FieldCipher
 from services.identity.blocking import blind_tokens
+from services.identity.features import NameMemo
 from services.identity.matching import (
     Decision,
     MatchScore,
@@ -65,25 +66,46 @@ class PersonResolver:
     new_persons: list[dict[str, object]] = field(default_factory=list)
     new_tokens: list[dict[str, object]] = field(default_factory=list)
     changed_identities: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # id(patient) -> (the patient, its features, its blind tokens): derived once a report
+    _derived: dict[int, tuple[Patient, PersonFeatures, list[tuple[str, str]]]] = field(
+        default_factory=dict
+    )
+    _names: NameMemo = field(default_factory=dict)  # the batch's names, normalised and coded
+
+    def _features(self, identity: dict[str, Any]) -> PersonFeatures:
+        return features_from_patient(Patient.model_validate(identity), self._names)
 
     def tokens(self, features: PersonFeatures) -> list[tuple[str, str]]:
         return blind_tokens(self.cipher.blind, features)
 
+    def _derive(self, patient: Patient | None) -> tuple[PersonFeatures, list[tuple[str, str]]]:
+        """The report's features and blind tokens, computed once however often asked."""
+        if patient is None:
+            return PersonFeatures(), []
+        known = self._derived.get(id(patient))
+        if known is not None and known[0] is patient:
+            return known[1], known[2]
+        features = features_from_patient(patient, self._names)
+        tokens = self.tokens(features)
+        self._derived[id(patient)] = (patient, features, tokens)
+        return features, tokens
+
+    def features_of(self, patient: Patient | None) -> PersonFeatures:
+        """`features_from_patient(patient)`, as `prefetch` derived it."""
+        return self._derive(patient)[0]
+
     def prefetch(self, patients: list[Patient | None]) -> None:
-        wanted = {t for p in patients for _, t in self.tokens(features_from_patient(p))}
+        wanted = {t for p in patients for _, t in self._derive(p)[1]}
         self.token_index = persons_by_tokens(self.conn, self.program_id, wanted)
         known = set().union(*self.token_index.values()) if self.token_index else set()
         self.identities = load_identities(self.conn, self.cipher, known)
-        self.features = {
-            pid: features_from_patient(Patient.model_validate(ident))
-            for pid, ident in self.identities.items()
-        }
+        self.features = {pid: self._features(ident) for pid, ident in self.identities.items()}
 
     def load_features(self, person_ids: set[str]) -> None:
         """Open the features of these persons of the program too (one query)."""
         missing = sorted(person_ids - set(self.features))
         for pid, ident in load_identities(self.conn, self.cipher, missing).items():
-            self.features[pid] = features_from_patient(Patient.model_validate(ident))
+            self.features[pid] = self._features(ident)
 
     @property
     def known_person_ids(self) -> set[str]:
@@ -104,10 +126,9 @@ class PersonResolver:
                 )
 
     def resolve(self, patient: Patient | None, event_key: str) -> Resolution:
-        features = features_from_patient(patient)
+        features, tokens = self._derive(patient)
         if patient is None or features.is_empty:
             return Resolution(None, None)
-        tokens = self.tokens(features)
         candidates = sorted({pid for _, t in tokens for pid in self.token_index.get(t, ())})
         decision, best, score = best_match(
             features, [(pid, self.features[pid]) for pid in candidates], self.thresholds
@@ -118,7 +139,7 @@ class PersonResolver:
             if merged != self.identities[best]:
                 self.identities[best] = merged
                 self.changed_identities[best] = merged
-                self.features[best] = features_from_patient(Patient.model_validate(merged))
+                self.features[best] = self._features(merged)
             self._index(best, tokens)
             return Resolution(best, decision, None, score)
         person_id = person_id_for(event_key)

@@ -27,12 +27,19 @@ def own_tokens(cipher: FieldCipher, where: Location) -> list[str]:
 
 def probe_tokens(cipher: FieldCipher, where: Location) -> set[str]:
     """Own tokens plus the neighbouring cells: a scene on a cell border still matches."""
-    probes = set(own_tokens(cipher, where))
+    return set(scene_tokens(cipher, where)[1])
+
+
+def scene_tokens(cipher: FieldCipher, where: Location) -> tuple[list[str], frozenset[str]]:
+    """(`own_tokens`, `probe_tokens`) of one scene, each token hashed once."""
+    own = own_tokens(cipher, where)
+    probes = set(own)
     if where.lat is not None and where.lon is not None:
         y, x = _cell(where.lat, where.lon)
         probes.update(
             cipher.blind("scene_cell", f"{y + dy},{x + dx}")
             for dy in (-1, 0, 1)
             for dx in (-1, 0, 1)
+            if dy or dx  # the scene's own cell is among its own tokens
         )
-    return probes
+    return own, frozenset(probes)

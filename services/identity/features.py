@@ -55,19 +55,35 @@ def _code_or_none(name: str | None) -> str | None:
     return (phonetic_of_normalized(name) or None) if name else None
 
 
-def features_from_patient(patient: Patient | None) -> PersonFeatures:
-    """Normalised features of a report's patient; empty features for no patient."""
+NameMemo = dict[str | None, tuple[str | None, str | None]]
+
+
+def _name_and_code(raw: str | None, memo: NameMemo | None) -> tuple[str | None, str | None]:
+    """The normalised name and its phonetic code; looked up in `memo` when given (the
+    same names recur within a batch of reports and the persons they are compared with)."""
+    found = memo.get(raw) if memo is not None else None
+    if found is None:
+        name = _name_or_none(raw)
+        found = (name, _code_or_none(name))
+        if memo is not None:
+            memo[raw] = found
+    return found
+
+
+def features_from_patient(patient: Patient | None, memo: NameMemo | None = None) -> PersonFeatures:
+    """Normalised features of a report's patient; empty features for no patient. A caller
+    deriving many may pass a `memo` (a dict it keeps, for a batch) of the names seen."""
     if patient is None:
         return PersonFeatures()
-    first = _name_or_none(patient.first_name)
-    last = _name_or_none(patient.last_name)
+    first, first_code = _name_and_code(patient.first_name, memo)
+    last, last_code = _name_and_code(patient.last_name, memo)
     dob = patient.dob if patient.dob is not None and patient.dob >= _FIRST_PLAUSIBLE_DOB else None
     address = patient.address
     return PersonFeatures(
         first=first,
         last=last,
-        first_code=_code_or_none(first),
-        last_code=_code_or_none(last),
+        first_code=first_code,
+        last_code=last_code,
         dob=dob,
         phone=normalize_phone(patient.phone),
         zip=normalize_zip(address.zip) if address else None,

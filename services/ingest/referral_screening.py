@@ -12,7 +12,6 @@ is listed, else to the program of the person's county."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +22,7 @@ from schemas.intake import FieldError, IntakeRecord, Origin, RejectedEvent, Reje
 from schemas.overdose_event import Consent, OverdoseEvent, Patient, Source
 from schemas.referral_event import ReferralEvent
 from services.ingest.dead_letter import dead_letter
-from services.ingest.screening import ScreeningRules
+from services.ingest.screening import ScreeningRules, not_json
 from services.programs import Program, Programs
 from services.triage.routing import Unroutable, route_event
 
@@ -76,15 +75,10 @@ def decode_referral(raw: bytes, rules: ScreeningRules) -> ReferralEvent | _Refus
             "Send one referral per message",
         )
     try:
-        json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _Refusal(
-            RejectReason.MALFORMED_JSON,
-            f"message is not valid UTF-8 JSON ({exc}); send one JSON object per message",
-        )
-    try:
         return ReferralEvent.model_validate_json(raw)
     except ValidationError as exc:
+        if (malformed := not_json(raw)) is not None:
+            return _Refusal(RejectReason.MALFORMED_JSON, malformed)
         errors = [
             FieldError(
                 field=".".join(str(part) for part in err["loc"]) or "(referral)",

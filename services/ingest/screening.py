@@ -80,21 +80,26 @@ def _decode(raw: bytes, rules: ScreeningRules) -> OverdoseEvent | _Refusal:
             "Send one event per message without attachments",
         )
     try:
-        json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _Refusal(
-            RejectReason.MALFORMED_JSON,
-            f"message is not valid UTF-8 JSON ({exc}); send one JSON object per message",
-        )
-    try:
         return OverdoseEvent.model_validate_json(raw)
     except ValidationError as exc:
+        if (malformed := not_json(raw)) is not None:
+            return _Refusal(RejectReason.MALFORMED_JSON, malformed)
         errors = _field_errors(exc)
         fields = ", ".join(sorted({e.field for e in errors}))
         return _Refusal(
             RejectReason.INVALID_EVENT, f"{len(errors)} field error(s) in {fields}; see errors",
             errors,
         )  # fmt: skip
+
+
+def not_json(raw: bytes) -> str | None:
+    """Why a message that did not validate is not JSON at all, if it is not (asked only
+    then: a valid event is parsed once, by its model)."""
+    try:
+        json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"message is not valid UTF-8 JSON ({exc}); send one JSON object per message"
+    return None
 
 
 def _check(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.cases import (
@@ -205,6 +205,32 @@ def reschedule_timers(
         )
 
 
+def reschedule_many_timers(
+    conn: Connection,
+    windows: Sequence[tuple[str, datetime, datetime]],
+    at_risk_before: timedelta,
+) -> None:
+    """`reschedule_timers` for many (case id, opens at, due at): one statement."""
+    if not windows:
+        return
+    conn.execute(
+        update(timers)
+        .where(
+            and_(
+                timers.c.case_id == bindparam("b_case"),
+                timers.c.kind == bindparam("b_kind"),
+                timers.c.fired_at.is_(None),
+            )
+        )
+        .values(due_at=bindparam("b_due")),
+        [
+            {"b_case": case_id, "b_kind": row["kind"], "b_due": row["due_at"]}
+            for case_id, opens_at, due_at in windows
+            for row in timer_rows(case_id, "", opens_at, due_at, at_risk_before)
+        ],
+    )
+
+
 def _upsert(conn: Connection, table: Any, values: dict[str, object], key: str) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**values)
@@ -270,27 +296,31 @@ def audit(
 def history_of(
     conn: Connection, person_ids: Iterable[str], exclude_case: str | None = None
 ) -> dict[str, list[PastCase]]:
-    """Closed cases of these persons, with their outcome and whether anyone tried."""
+    """Closed cases of these persons, with their outcome and whether anyone tried (asked
+    of each case's own attempts: no count over every attempt in the store)."""
     ids = sorted(set(person_ids))
     found: dict[str, list[PastCase]] = defaultdict(list)
-    if not ids:
-        return found
-    tried = (
-        select(attempts.c.case_id, func.count().label("n")).group_by(attempts.c.case_id).subquery()
-    )
-    rows = conn.execute(
-        select(cases.c.id, cases.c.person_id, cases.c.closed_at, cases.c.outcome, tried.c.n)
-        .outerjoin(tried, tried.c.case_id == cases.c.id)
-        .where(and_(cases.c.person_id.in_(ids), cases.c.status == CaseStatus.CLOSED.value))
-    )
-    for r in rows:
-        if r.id == exclude_case or r.outcome == MERGED_INTO:
-            continue  # a merged case's follow-up is the case it was merged into
-        found[r.person_id].append(
-            PastCase(
-                closed_at=r.closed_at,
-                outcome=VisitResult(r.outcome) if r.outcome else None,
-                attempted=bool(r.n),
+    tried = exists().where(attempts.c.case_id == cases.c.id)
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            select(
+                cases.c.id, cases.c.person_id, cases.c.closed_at, cases.c.outcome,
+                tried.label("tried"),
+            ).where(
+                and_(
+                    cases.c.person_id.in_(ids[start : start + 500]),
+                    cases.c.status == CaseStatus.CLOSED.value,
+                )
             )
-        )
+        )  # fmt: skip
+        for r in rows:
+            if r.id == exclude_case or r.outcome == MERGED_INTO:
+                continue  # a merged case's follow-up is the case it was merged into
+            found[r.person_id].append(
+                PastCase(
+                    closed_at=r.closed_at,
+                    outcome=VisitResult(r.outcome) if r.outcome else None,
+                    attempted=bool(r.tried),
+                )
+            )
     return found

@@ -46,9 +46,21 @@ class SqlOutbox:
                 )
 
 
+_VERSION_FIRST = '{"schema_version":'
+
+
 def _case_event(row: Any) -> OutboxRecord:
-    event = CaseEvent.model_validate({**json.loads(row.payload), "seq": row.seq})
-    return OutboxRecord(row.seq, FOLLOWUP_CASES, row.program_id.encode(), encode(event))
+    """The stored payload is the event as `encode` writes it, less the `seq` it only has
+    once stored: the seq goes in its place, after `schema_version`, and the bytes are
+    those `encode` would give for the whole event, without decoding and encoding it
+    again. A payload of another shape is decoded and encoded."""
+    payload: str = row.payload
+    version, comma, rest = payload.partition(",")
+    if version.startswith(_VERSION_FIRST) and comma and not rest.startswith('"seq":'):
+        value = f'{version},"seq":{int(row.seq)},{rest}'.encode()
+    else:
+        value = encode(CaseEvent.model_validate({**json.loads(payload), "seq": row.seq}))
+    return OutboxRecord(row.seq, FOLLOWUP_CASES, row.program_id.encode(), value)
 
 
 def _sms_record(row: Any) -> OutboxRecord:

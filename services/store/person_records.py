@@ -74,6 +74,9 @@ def open_clinical(cipher: FieldCipher, event_key: str, sealed: str) -> ClinicalF
     return ClinicalFacts.model_validate_json(cipher.open(sealed, f"events.clinical:{event_key}"))
 
 
+_NO_CLINICAL_FACTS = ClinicalFacts(naloxone_administered=False)  # what a report silent on it says
+
+
 def clinical_of(event: OverdoseEvent) -> ClinicalFacts | None:
     """What the event says of the overdose itself; None when it says nothing."""
     facts = ClinicalFacts(
@@ -85,8 +88,7 @@ def clinical_of(event: OverdoseEvent) -> ClinicalFacts | None:
         destination=destination_words(event.destination),
         agency_name=event.agency_name,
     )
-    empty = ClinicalFacts(naloxone_administered=False)
-    return None if facts == empty else facts
+    return None if facts == _NO_CLINICAL_FACTS else facts
 
 
 def destination_words(where: Destination | None) -> str | None:

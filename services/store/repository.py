@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, select, tuple_
+from sqlalchemy import Connection, Engine, and_, select
 
 from schemas.cases import QueueItem
 from services.store.tables import events
@@ -32,24 +32,28 @@ class Store:
 
     @staticmethod
     def known_event_keys(conn: Connection, keys: Iterable[EventKey]) -> set[EventKey]:
-        """Which of these natural keys (publisher event id, incident number) are stored."""
-        by_id = {(k[1], k[2], k[3]) for k in keys if k[0] == "id"}
-        by_incident = {(k[1], k[2], k[3]) for k in keys if k[0] == "incident"}
+        """Which of these natural keys (publisher event id, incident number) are stored.
+
+        Asked per (source, agency) with the values in one `IN (...)`: the unique indexes
+        lead with source and agency, so each lookup is an index search (a row-value
+        `IN` of whole keys makes SQLite scan the index)."""
+        wanted: dict[tuple[str, str, str], set[str]] = {}
+        for kind, source, agency_id, value in keys:
+            wanted.setdefault((kind, source, agency_id), set()).add(value)
         found: set[EventKey] = set()
-        for chunk in _chunks(sorted(by_id), 300):
-            rows = conn.execute(
-                select(events.c.source, events.c.agency_id, events.c.event_id).where(
-                    tuple_(events.c.source, events.c.agency_id, events.c.event_id).in_(chunk)
+        for (kind, source, agency_id), values in sorted(wanted.items()):
+            column = {"id": events.c.event_id, "incident": events.c.incident_number}[kind]
+            for chunk in _chunks(sorted(values), 300):
+                rows = conn.execute(
+                    select(column).where(
+                        and_(
+                            events.c.source == source,
+                            events.c.agency_id == agency_id,
+                            column.in_(chunk),
+                        )
+                    )
                 )
-            )
-            found.update(("id", r[0], r[1], r[2]) for r in rows)
-        for chunk in _chunks(sorted(by_incident), 300):
-            rows = conn.execute(
-                select(events.c.source, events.c.agency_id, events.c.incident_number).where(
-                    tuple_(events.c.source, events.c.agency_id, events.c.incident_number).in_(chunk)
-                )
-            )
-            found.update(("incident", r[0], r[1], r[2]) for r in rows)
+                found.update((kind, source, agency_id, value) for (value,) in rows)
         return found
 
     # --- reads -------------------------------------------------------------------------

@@ -244,6 +244,9 @@ events = Table(
     UniqueConstraint("source", "agency_id", "event_id", name="uq_events_publisher_event_id"),
     UniqueConstraint("source", "agency_id", "incident_number", name="uq_events_incident"),
     Index("ix_events_program_time", "program_id", "occurred_at"),  # the program report
+    # each of the (at most two) scene tokens: the case worker's same-scene lookup
+    Index("ix_events_scene_first", text("substr(scene_tokens, 1, 32)")),
+    Index("ix_events_scene_second", text("substr(scene_tokens, 34, 32)")),
 )
 
 case_events = Table(

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from schemas.cases import CaseEvent
+from schemas.codec import decode, encode
 from services.ports import Outbox, OutboxRecord
 from services.runtime.outbox_relay import relay
 from services.store.outboxes import MemoryOutbox, case_event_outbox, sms_record_outbox
@@ -102,3 +104,15 @@ def test_a_failed_publish_marks_nothing(filled: Filled) -> None:
     with pytest.raises(ConnectionError):
         asyncio.run(relay(box, publish, lambda: NOW))
     assert [r.value for r in box.pending()] == values, "all of it is published again later"
+
+
+def test_a_case_event_goes_out_as_encode_writes_the_whole_event(store: Store, cipher: Any) -> None:
+    """The relay adds the seq to the stored payload without decoding it: the bytes are the
+    ones `encode` gives for the event with its seq, and they decode to it."""
+    Scenario(store, cipher).report(overdose(), overdose(patient={"first_name": "Ann, Jo"}))
+    pending = case_event_outbox(store).pending()
+    assert len(pending) >= 2
+    for record in pending:
+        event = decode(CaseEvent, record.value)
+        assert event.seq == record.seq
+        assert record.value == encode(event)
