@@ -9,9 +9,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
@@ -23,6 +22,10 @@ from services.settings import Settings
 from services.store.database import require_current_schema
 from services.store.repository import Store
 from services.store.tables import case_events, gateway_inbox, sms_outbox, sms_texts, timers
+
+if TYPE_CHECKING:  # imported where used: `qrt status` and its tests load no client
+    from kafka import KafkaConsumer, TopicPartition
+
 from services.topics import (
     FOLLOWUP_CASES,
     FOLLOWUP_INTAKE,
@@ -124,6 +127,8 @@ def read_broker(settings: Settings, servers: str) -> BrokerState:
 
 
 def _read_broker(settings: Settings, servers: str) -> BrokerState:
+    from kafka import KafkaAdminClient, KafkaConsumer
+
     hosts = servers.split(",")
     admin = KafkaAdminClient(bootstrap_servers=hosts, client_id="qrt-status",
                              request_timeout_ms=3000)  # fmt: skip
@@ -180,6 +185,8 @@ def _end_offsets(consumer: KafkaConsumer, topics: list[str]) -> dict[TopicPartit
     """Each partition's end: the larger of what ListOffsets says and the high watermark of
     a fetch from just before it. (The embedded broker's ListOffsets counts a batch of
     records as one offset; its fetches tell the truth. Real Kafka's agree.)"""
+    from kafka import TopicPartition
+
     partitions = [
         TopicPartition(topic, p)
         for topic in topics
