@@ -2,8 +2,8 @@
 
 A grid cell is 0.01 degree of latitude (1.11 km) by the longitude step that spans
 about the same distance at the cell's latitude, so cells stay near-square from the
-equator to Alaska. Its name is the integer row and column, e.g. `4065:-7394:1315`:
-the row, the column and the longitude step in 1/100,000 degree. Pure."""
+equator to Alaska. Its name is the integer row and column, e.g. `4065:-5611:1318`
+(Brooklyn: the row, the column, and the longitude step in 1/100,000 degree). Pure."""
 
 from __future__ import annotations
 
