@@ -237,8 +237,8 @@ def _add_stack_commands(sub: Any) -> None:
     )
     worker.add_argument(
         "role",
-        choices=["intake", "cases", "timers", "sms", "all"],
-        help="intake, cases, timers or sms; all: the four in one process",
+        choices=["intake", "cases", "timers", "sms", "spikes", "all"],
+        help="intake, cases, timers, sms or spikes; all: the five in one process",
     )
     worker.set_defaults(func=cmd_worker)
 

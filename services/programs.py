@@ -22,6 +22,7 @@ from services.planning.shifts import TeamList
 from services.planning.window_hours import VisitWindow
 from services.retention.settings import RetentionSettings
 from services.sms.cadence import TextSettings
+from services.spikes.settings import SpikeSettings
 
 
 class ProgramsFileError(Exception):
@@ -90,6 +91,7 @@ class Program(BaseModel):
     family_support: FamilySupportSettings = Field(default_factory=FamilySupportSettings)
     providers: ProviderList = Field(default_factory=list, alias="provider")
     retention: RetentionSettings = Field(default_factory=RetentionSettings)  # the purge
+    spikes: SpikeSettings = Field(default_factory=SpikeSettings)  # spike alerts
 
     @property
     def zone(self) -> ZoneInfo:

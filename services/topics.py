@@ -21,6 +21,7 @@ FOLLOWUP_INTAKE = "followup.intake.v1"
 FOLLOWUP_CASES = "followup.cases.v1"
 SMS_OUTBOUND = "sms.outbound.v1"
 SMS_EVENTS = "sms.events.v1"
+OVERDOSE_SPIKES = "overdose.spikes.v1"  # schemas/spikes.py
 
 ALL_TOPICS = (
     OVERDOSE_EMS,
@@ -31,6 +32,7 @@ ALL_TOPICS = (
     FOLLOWUP_CASES,
     SMS_OUTBOUND,
     SMS_EVENTS,
+    OVERDOSE_SPIKES,
 )
 SOURCE_TOPICS = {"ems": OVERDOSE_EMS, "police": OVERDOSE_POLICE, "referral": REFERRALS}
 

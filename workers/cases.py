@@ -47,7 +47,7 @@ BATCH_WITHIN_S = 0.02
 log = logging.getLogger(__name__)
 
 
-async def _or_stop(work: Awaitable[T]) -> T:
+async def or_stop(work: Awaitable[T]) -> T:
     """An unexpected fault stops the process before the batch can be acknowledged:
     the supervisor (`qrt up`, the container runtime) restarts the worker and the
     batch is delivered again. Restarting the agent in-process could acknowledge a
@@ -129,7 +129,7 @@ class _CaseWorker:
     async def store_batch(self, records: list[tuple[Any, IntakeRecord]]) -> None:
         """Stored with backoff through an outage; what the store refuses is dead-lettered."""
         ctx = self.ctx
-        done, refusals = await _or_stop(
+        done, refusals = await or_stop(
             with_backoff(
                 functools.partial(
                     asyncio.to_thread, open_cases_or_refuse, self.store,

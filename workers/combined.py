@@ -1,13 +1,13 @@
 """Every worker role in one process (`qrt worker all`, what `qrt up` runs by default):
 one Faust app (consumer group `qrt-all`) with the intake, case (its outbox relay and
-the rejection agent with it) and SMS agents on one event loop, and the timer jobs
+the rejection agent with it), SMS and spike agents on one event loop, and the timer jobs
 (workers/timers.py) on the scheduler's threads beside it. One metrics server, one
 ready file, one recent-errors file (`run/all.*`).
 
 The roles' policies are their own modules'; nothing changes in them by sharing a
 process. What does: a fault that stops one role (the case agent's unexpected fault
 exits the process) restarts all of them, each resuming from its committed offsets and
-the store. Production runs the roles apart (`qrt worker intake|cases|timers|sms`),
+the store. Production runs the roles apart (`qrt worker intake|cases|timers|sms|spikes`),
 each in its own container.
 
 Ready means the timers' first plan and sweep are done, their scheduler runs, and the
@@ -39,6 +39,7 @@ from workers.app import create_faust_app
 from workers.cases import register_case_agent
 from workers.intake import register_intake_agent
 from workers.sms import register_sms_agent
+from workers.spikes import register_spike_agent
 from workers.timers import build_scheduler, plan_all, sweep_all
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,12 @@ def run_all_workers(settings: Settings) -> int:
     serve_worker_metrics(settings, ALL_WORKERS)
     keep_recent_errors(settings, ALL_WORKERS)
     app = create_faust_app(ctx, ALL_WORKERS)
-    for register in (register_intake_agent, register_case_agent, register_sms_agent):
+    for register in (
+        register_intake_agent,
+        register_case_agent,
+        register_sms_agent,
+        register_spike_agent,
+    ):
         register(app, ctx)
     _register_trim(app)
     scheduler = build_scheduler(ctx)

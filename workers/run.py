@@ -1,4 +1,4 @@
-"""Run one worker role in the foreground (`qrt worker intake|cases|sms`)."""
+"""Run one worker role in the foreground (`qrt worker intake|cases|sms|spikes`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from workers.app import create_faust_app
 from workers.cases import register_case_agent
 from workers.intake import register_intake_agent
 from workers.sms import register_sms_agent
+from workers.spikes import register_spike_agent
 
 ROLES = {
     "intake": register_intake_agent,
     "cases": register_case_agent,
     "sms": register_sms_agent,
+    "spikes": register_spike_agent,
 }
 
 

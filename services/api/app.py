@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from services.api.account_routes import router as account_router
+from services.api.alert_routes import router as alert_router
 from services.api.auth import LoginRequired
 from services.api.case_routes import router as case_router
 from services.api.contact_routes import router as contact_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         person_router,
         program_router,
         rejection_router,
+        alert_router,
         report_router,
         live_router,
         ingest_router,

@@ -1,6 +1,8 @@
 """Live updates: server-sent events of a program's case changes.
 
-Read from the case-event outbox in the store (`case_events.seq`), so a browser
+An `alerts` event carries the program's open spike alerts (services/spikes) when the
+stream opens and whenever one is raised, grows or ends; alerts name no person.
+Case changes are read from the case-event outbox in the store (`case_events.seq`), so a browser
 that reconnects with `Last-Event-ID` misses nothing. Case events carry no
 personal data; what a role may not see (outcome and referral detail) is cut. The
 caller's credential and role are checked again every RECHECK_S and before each
@@ -22,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from services.accounts.redaction import redact
 from services.accounts.roles import Capability, Principal
 from services.api.auth import ApiCaller, context_of, current_principal, require
+from services.spikes.alert_reads import alerts_mark, list_alerts
 from services.store.case_event_reads import changes_after, latest_seq
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
@@ -42,7 +45,12 @@ async def stream(
     idle = 0.0
     poll = ctx.settings.live_poll_seconds
     checked = time.monotonic()
+    mark: tuple[int, int] | None = None
     while not await request.is_disconnected():
+        now_mark = await run_in_threadpool(alerts_mark, ctx.store, program_id)
+        if now_mark != mark:  # raised, grown or ended: the open ones, whole
+            mark = now_mark
+            yield await _alerts_event(ctx.store, program_id)
         if time.monotonic() - checked >= RECHECK_S:
             who_now = await allowed(request, program_id)
             if who_now is None:
@@ -67,6 +75,12 @@ async def stream(
             yield ": keep-alive\n\n"
 
 
+async def _alerts_event(store: Any, program_id: str) -> str:
+    found = await run_in_threadpool(lambda: list_alerts(store, program_id, open_only=True))
+    data = json.dumps({"open": [a.model_dump(mode="json") for a in found]})
+    return f"event: alerts\ndata: {data}\n\n"
+
+
 async def allowed(request: Request, program_id: str) -> Principal | None:
     """The caller as they stand now, if they may still read this program's queue."""
     who = await current_principal(request)
@@ -75,7 +89,8 @@ async def allowed(request: Request, program_id: str) -> Principal | None:
 
 @router.get(
     "/programs/{program_id}/live",
-    summary="Server-sent events: one `case` event per change to a case of the program",
+    summary="Server-sent events: one `case` event per change to a case of the program, "
+    "and `alerts` with the open spike alerts whenever they change",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.settings import Settings
 
-WORKER_ROLES = ("intake", "cases", "timers", "sms")  # `qrt worker ROLE`: one role each
+WORKER_ROLES = ("intake", "cases", "timers", "sms", "spikes")  # `qrt worker ROLE`: one role each
 ALL_WORKERS = "all"  # `qrt worker all`: every role in one process (`qrt up`'s default)
 
 

@@ -5,7 +5,8 @@ Personal data (names, DOB, phone, addresses) is only ever stored sealed
 blind-index tokens (`person_index`); no column holds it in plaintext.
 
 The accounts' tables live in tables_accounts.py, those of referrals, contacts and
-treatment in tables_engagement.py, the retention job's in tables_retention.py; every
+treatment in tables_engagement.py, the retention job's in tables_retention.py, the spike worker's in
+tables_spikes.py; every
 table is importable from here.
 """
 
@@ -426,6 +427,13 @@ from services.store.tables_retention import (  # noqa: E402
     retention_purges,
     retention_runs,
 )
+from services.store.tables_spikes import (  # noqa: E402
+    spike_alerts,
+    spike_outbox,
+    spike_reports,
+    spike_scenes,
+    spike_texts,
+)
 
 __all__ = [
     "UTCDateTime", "agency_keys", "api_tokens", "attempts", "audit_log", "case_contacts",
@@ -433,5 +441,7 @@ __all__ = [
     "person_addresses", "person_index", "persons", "program_state", "provider_keys",
     "rate_buckets", "rejections", "retention_grants", "retention_purges", "retention_runs",
     "sms_consents", "sms_outbox", "sms_replies", "sms_statuses",
-    "sms_texts", "timers", "treatment_referrals", "user_roles", "users", "web_sessions",
+    "sms_texts", "spike_alerts", "spike_outbox", "spike_reports", "spike_scenes",
+    "spike_texts", "timers",
+    "treatment_referrals", "user_roles", "users", "web_sessions",
 ]  # fmt: skip
