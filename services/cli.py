@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rejections_command(sub)
 
+    from services.cli_alerts import add_alerts_command
+
+    add_alerts_command(sub)
+
     from services.cli_report import add_report_command
 
     add_report_command(sub)

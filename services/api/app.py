@@ -32,6 +32,7 @@ from services.api.report_routes import router as report_router
 from services.api.security_headers import SecurityHeaders
 from services.api.treatment_routes import router as treatment_router
 from services.api.twilio_webhooks import router as twilio_router
+from services.api.web.alert_pages import router as alert_pages_router
 from services.api.web.case_pages import router as case_pages_router
 from services.api.web.contact_pages import router as contact_pages_router
 from services.api.web.engagement_pages import router as engagement_pages_router
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, ctx: Context | None = None) -> FastAPI:
         ingest_router,
         twilio_router,
         pages_router,
+        alert_pages_router,
         queue_pages_router,
         plan_pages_router,
         rejection_pages_router,

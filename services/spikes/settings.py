@@ -7,7 +7,8 @@ The plain thresholds: `zip_threshold` overdoses in one ZIP within `zip_window_ho
 `grid_window_hours`. `on_call` lists the staff numbers texted when an alert is raised:
 each with the date its holder opted in (a number without one is refused: staff get
 alert texts only once they asked for them). Alert texts go at any hour unless
-`quiet_hours` is true (then 08:00-21:00 in the program's time zone)."""
+`quiet_hours` is true (then 08:00-21:00 in the program's time zone). `boundary_file`:
+a GeoJSON file of the program's area, drawn under the points of an alert's map."""
 
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ class SpikeSettings(BaseModel):
     grid_window_hours: Hours = 6
     on_call: Annotated[list[OnCall], Field(max_length=20)] = Field(default_factory=list)
     quiet_hours: bool = False  # alert texts wait for 08:00-21:00 only when true
+    # the program's area as GeoJSON, drawn under the alert page's points; a relative
+    # path is read from the programs file's directory
+    boundary_file: Annotated[str, Field(max_length=500)] | None = None
 
     @field_validator("on_call")
     @classmethod

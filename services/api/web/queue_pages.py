@@ -1,6 +1,7 @@
 """The work-queue page (live): who, where, the tier and why, when due, what is at risk,
 who owns it and how often the team tried; paged and filtered as the queue API is, with
-the count of each tier at the top.
+the count of each tier at the top, and the program's open spike alerts above it
+(services/api/web/alert_pages.py; qrt.js fetches them again on each `alerts` event).
 
 Rows are rendered by the server (queue_rows.html, the summary and pager included); qrt.js
 fetches them again, with the page's own filters and page number, whenever the live
@@ -23,6 +24,8 @@ from services.api.auth import Caller, PageCaller, context_of
 from services.api.case_actions import filters_from
 from services.api.web.pages import page_common, page_program
 from services.api.web.render import page
+from services.spikes.alert_reads import list_alerts
+from services.spikes.alert_rows import AREA_WORDS
 from services.store.queue_people import owners_of_open_cases, read_queue_people, tier_counts
 
 router = APIRouter(include_in_schema=False)
@@ -139,7 +142,9 @@ def _queue_values(request: Request, caller: Caller, program_id: str) -> dict[str
 
 @router.get("/programs/{program_id}/queue", response_class=HTMLResponse)
 def queue_view(program_id: str, request: Request, caller: PageCaller) -> Response:
-    return page(request, "queue.html", **_queue_values(request, caller, program_id))
+    values = _queue_values(request, caller, program_id)
+    alerts = list_alerts(context_of(request).store, program_id, open_only=True)
+    return page(request, "queue.html", alerts=alerts, area_words=AREA_WORDS, **values)
 
 
 @router.get("/programs/{program_id}/queue/rows", response_class=HTMLResponse)

@@ -48,6 +48,12 @@ function liveQueue(table) {
 
   const source = new EventSource(table.dataset.liveUrl, { withCredentials: true });
   source.addEventListener("hello", () => { status.textContent = "live"; });
+  const banner = document.getElementById("spike-alerts");
+  source.addEventListener("alerts", async () => {
+    if (!banner) return;
+    const answer = await fetch(banner.dataset.bannerUrl, { credentials: "same-origin" });
+    if (answer.ok) banner.innerHTML = await answer.text();  // server-rendered, escaped
+  });
   source.addEventListener("case", () => {
     if (pending === null) pending = setTimeout(refresh, 250);
   });
