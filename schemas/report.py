@@ -16,7 +16,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 SUPPRESSED: Literal["<11"] = "<11"  # a count from 1 to 10
 WITHHELD: Literal[">10"] = ">10"  # a count above 10, hidden so that no "<11" can be worked out
@@ -149,6 +149,20 @@ class TeamContactTimes(Frozen):
     to_first_contact: Quantiles
 
 
+class SpikeFigures(Frozen):
+    """Spike alerts raised in the period (services/spikes): how many, of which areas,
+    per month or week, their size (overdoses in the alert) and how fast the first alert
+    went out (from the overdose that reached the threshold to the alert)."""
+
+    alerts: Cell
+    by_area_kind: list[NamedCount]
+    by_period: list[NamedCount]  # name: the month's first day or the week's Monday
+    largest: Cell | None = None
+    median_size: float | None = None
+    median_minutes_to_alert: float | None = None
+    max_minutes_to_alert: float | None = None
+
+
 class ProgramReport(Frozen):
     program_id: str
     period_from: date  # first day, inclusive, in the program's time zone
@@ -168,6 +182,9 @@ class ProgramReport(Frozen):
     series: list[SeriesPoint]
     contact_time_distribution: list[HistogramBin]
     by_team: list[TeamContactTimes]
+    spikes: SpikeFigures = Field(
+        default_factory=lambda: SpikeFigures(alerts=0, by_area_kind=[], by_period=[])
+    )
 
 
 DEFINITIONS: dict[str, str] = {
@@ -216,6 +233,12 @@ DEFINITIONS: dict[str, str] = {
     ),
     "rejected feed records": (
         "Records an agency sent in the period that could not be used, by agency and reason."
+    ),
+    "spike alerts": (
+        "Alerts raised in the period: one area (ZIP, county or a cell of about 1 km) "
+        "reached the program's threshold (N overdoses within H hours). Size: the overdoses "
+        "an alert counted by its end (or now); time to alert: from the overdose that "
+        "reached the threshold to the alert, as the spike worker's clock saw it."
     ),
     "shareable figures": (
         "Counts from 1 to 10 are shown as <11 (the small-cell rule of CMS and CDC data "

@@ -19,6 +19,7 @@ from schemas.report import (
     RepeatFigures,
     ReportBy,
     SeriesPoint,
+    SpikeFigures,
     TextFigures,
     definitions_for,
 )
@@ -37,6 +38,7 @@ from services.reporting.release import Unshown, for_release
 from services.reporting.repeat_figures import repeat_figures
 from services.reporting.scope import Scope
 from services.reporting.snapshot import read_both, report_connection
+from services.reporting.spike_figures import spike_figures
 from services.reporting.text_figures import rejection_rows, text_figures
 from services.store.case_records import audit
 from services.store.repository import Store
@@ -77,6 +79,7 @@ def program_report(
         clinical_figures=casework.clinical, repeats=people.repeats, texts=people.texts,
         rejections=people.rejections, series=_series(scope, found, data),
         contact_time_distribution=contact_time_distribution(data), by_team=by_team(data),
+        spikes=people.spikes,
     )  # fmt: skip
     if not share:
         return report
@@ -92,11 +95,13 @@ class People:
     repeats: RepeatFigures
     texts: TextFigures
     rejections: list[RejectionRow]
+    spikes: SpikeFigures
 
 
 def _people(scope: Scope) -> People:
     found = overdoses(scope)
-    return People(found, repeat_figures(scope, found), text_figures(scope), rejection_rows(scope))
+    return People(found, repeat_figures(scope, found), text_figures(scope), rejection_rows(scope),
+                  spike_figures(scope))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ HEADER: Row = ("section", "measure", "value")
 ABOUT = ("program_id", "period_from", "period_to", "by", "zone", "generated_at", "share",
          "clinical")  # fmt: skip
 SECTIONS = ("overdoses", "cases", "clinical_figures", "repeats", "texts", "rejections",
-            "series", "contact_time_distribution", "by_team")  # fmt: skip
+            "series", "spikes", "contact_time_distribution", "by_team")  # fmt: skip
 
 
 def report_rows(report: ProgramReport) -> list[Row]:

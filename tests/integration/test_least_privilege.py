@@ -56,13 +56,17 @@ def deferred_case(store: Store) -> str:
 
 
 def live_lines(client: TestClient, headers: dict[str, str], stop_after: int) -> list[str]:
-    """The first `stop_after` data lines of the program's live stream, from the start."""
+    """The first `stop_after` case events' data lines of the program's live stream, from
+    the start (its `alerts` events, of spike alerts, name no case)."""
     out: list[str] = []
+    kind = ""
     with client.stream(
         "GET", "/api/v1/programs/example/live", headers={**headers, "Last-Event-ID": "0"}
     ) as stream:
         for line in stream.iter_lines():
-            if line.startswith("data:") and line != "data: {}":
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+            if kind == "case" and line.startswith("data:"):
                 out.append(line[5:])
                 if len(out) >= stop_after:
                     break

@@ -123,7 +123,7 @@ def test_no_operation_answers_with_a_server_error(
             _fuzz(operation, _strategies(operation, real), sent)
         except Exception as exc:  # collect every operation's failure, then report all
             failures.append(f"{operation.label}: {exc}")
-    assert "PUT /api/v1/cases/{case_id}/owner" in tried and len(tried) == 31
+    assert "PUT /api/v1/cases/{case_id}/owner" in tried and len(tried) == 33
     assert {
         "GET /api/v1/persons/{person_id}",
         "POST /api/v1/cases/{case_id}/callback/handled",
@@ -154,4 +154,4 @@ def test_the_fuzzed_schema_is_the_apps(store: Store) -> None:
     kept = {p for p in paths if not EXCLUDED.search(p)}
     assert "/api/v1/programs/{program_id}/queue" in kept
     assert not any(p.startswith(("/api/v1/events", "/twilio/")) for p in kept)
-    assert "/api/v1/programs/{program_id}/live" in paths and len(kept) == 28
+    assert "/api/v1/programs/{program_id}/live" in paths and len(kept) == 30

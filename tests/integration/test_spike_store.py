@@ -8,8 +8,11 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from schemas.report import ReportBy
 from schemas.spikes import AlertChange
 from services.crypto.fields import FieldCipher
+from services.reporting.build import program_report
+from services.reporting.flat import report_rows
 from services.sms.consent import phone_token
 from services.sms.outbox_sender import LocalOutboxSender, read_outbox
 from services.spikes.detection import record_batch
@@ -150,3 +153,28 @@ def test_quiet_hours_hold_the_text_only_when_the_program_says_so(
     record_batch(store, cipher, others, programs, night)
     assert asyncio.run(send_due(store, cipher, programs, sender, lambda: night)) == 1
     assert [r.status for r in text_rows(store)] == ["sent", "sent"]
+
+
+def test_the_program_report_counts_the_alerts_their_size_and_time_to_alert(
+    store: Store, cipher: FieldCipher
+) -> None:
+    programs = spike_programs()
+    program = programs.programs[0]
+    records = [report(T0 + timedelta(minutes=30 * i)) for i in range(4)]
+    for record in records:  # the third raises 2 minutes after it happened; the fourth grows it
+        record_batch(
+            store, cipher, [record], programs, record.event.occurred_at + timedelta(minutes=2)
+        )
+    day = T0.astimezone(program.zone).date()
+    found = program_report(store, program, day.replace(day=1), day, ReportBy.MONTH,
+                           clinical=True, share=False, now=T0 + timedelta(days=1))  # fmt: skip
+    spikes = found.spikes
+    assert spikes.alerts == 1 and spikes.largest == 4 and spikes.median_size == 4
+    assert [(n.name, n.count) for n in spikes.by_area_kind] == [("zip", 1)]
+    assert [(n.name, n.count) for n in spikes.by_period] == [(day.replace(day=1).isoformat(), 1)]
+    assert spikes.median_minutes_to_alert == 2.0 == spikes.max_minutes_to_alert
+    rows = {(s, m): v for s, m, v in report_rows(found)}
+    assert rows[("spikes", "alerts")] == "1"
+    shared = program_report(store, program, day.replace(day=1), day, ReportBy.MONTH,
+                            clinical=True, share=True, now=T0 + timedelta(days=1))  # fmt: skip
+    assert shared.spikes.alerts == "<11", "a small count is suppressed in shareable figures"

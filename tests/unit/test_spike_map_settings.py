@@ -31,7 +31,9 @@ def test_points_are_drawn_inside_the_box_north_up_east_right_and_rounded() -> No
     assert b[0] > a[0], "east is to the right"
     assert b[1] < a[1], "north is up"
     assert (a[2], b[2]) == ("map-point", "map-point fatal")
-    one = circles(draw([(38.450001, -82.45, False), (38.46, -82.44, False)], (), width=600, height=400))
+    one = circles(
+        draw([(38.450001, -82.45, False), (38.46, -82.44, False)], (), width=600, height=400)
+    )
     assert one[0][:2] == a[:2], "a place moved by 10 cm draws at the same spot (0.001 degree)"
     assert "km</text>" in svg, "a scale bar"
 
