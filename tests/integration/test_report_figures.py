@@ -134,6 +134,9 @@ def test_every_figure_of_a_known_month(month: Month) -> None:
             {"from_hours": a, "to_hours": b, "count": n} for a, b, n in DISTRIBUTION
         ],
         "by_team": BY_TEAM,
+        "spikes": {"alerts": 0, "by_area_kind": [], "by_period": [], "largest": None,
+                   "median_size": None, "median_minutes_to_alert": None,
+                   "max_minutes_to_alert": None},  # no spike in that month's reports
     }  # fmt: skip
 
 
