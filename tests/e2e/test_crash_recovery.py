@@ -141,8 +141,8 @@ def test_a_worker_that_keeps_failing_is_backed_off_and_the_api_stays_up(
             assert answer.status == 200
         wait_for(lambda: any(r == process for r in tree(proc.pid).values()), 30, f"{child} again")
         # the other roles (of --separate-workers) ran on in their own processes throughout
-        assert sorted(others.values()) == (["worker cases", "worker intake", "worker spikes", "worker timers"]
-                                           if args else [])  # fmt: skip
+        ran_on = ["worker cases", "worker intake", "worker spikes", "worker timers"]
+        assert sorted(others.values()) == (ran_on if args else [])
         assert {p: r for p, r in tree(proc.pid).items() if p in others} == others
     finally:
         proc.send_signal(signal.SIGINT)
