@@ -20,6 +20,7 @@ from schemas.overdose_event import Patient
 from services.crypto.fields import FieldCipher
 from services.identity.blocking import blind_tokens
 from services.identity.matching import features_from_patient
+from services.spikes.reports import place_aad
 from services.store.contact_records import contact_aad
 from services.store.person_records import add_tokens, index_rows, notes_aad, open_identity
 from services.store.repository import Store
@@ -32,6 +33,7 @@ from services.store.tables import (
     persons,
     rejections,
     sms_replies,
+    spike_reports,
 )
 
 CHUNK = 500
@@ -56,6 +58,8 @@ def _aad(table: Table, row: object, column: Column[str]) -> str:
         return f"rejections.original:{row.letter_key}"  # type: ignore[attr-defined]
     if table is case_contacts:
         return contact_aad(row.id)  # type: ignore[attr-defined]
+    if table is spike_reports:
+        return place_aad(row.report_token)  # type: ignore[attr-defined]
     named = {"clinical_sealed": "clinical", "scene_sealed": "scene", "referral_sealed": "referral"}
     what = named.get(column.name, "patient")
     return f"events.{what}:{row.source}|{row.agency_id}|{row.event_id}"  # type: ignore[attr-defined]
@@ -103,6 +107,7 @@ def rotate(
         (sms_replies, sms_replies.c.body_sealed),
         (rejections, rejections.c.original_sealed),
         (case_contacts, case_contacts.c.contact_sealed),
+        (spike_reports, spike_reports.c.place_sealed),
     ):
         n = _reseal(store, cipher, table, column)
         say(f"{table.name}: {n} value(s) re-sealed under key {cipher.keyring.primary}")

@@ -72,7 +72,7 @@ def area_detail(store: Store, cipher: FieldCipher, alert: SpikeAlert) -> AreaDet
     until = alert.ended_at or alert.updated_at
     with store.engine.connect() as conn:
         rows = conn.execute(
-            select(t.occurred_at, t.fatal, t.place_sealed)
+            select(t.occurred_at, t.fatal, t.place_sealed, t.report_token)
             .where(
                 and_(
                     t.program_id == alert.program_id,
@@ -86,13 +86,13 @@ def area_detail(store: Store, cipher: FieldCipher, alert: SpikeAlert) -> AreaDet
         ).all()
     hours: dict[datetime, list[int]] = {}
     places, without = [], 0
-    for at, fatal, sealed in rows:
+    for at, fatal, sealed, token in rows:
         hour = at.replace(minute=0, second=0, microsecond=0)
         counts = hours.setdefault(hour, [0, 0])
         counts[0] += 1
         counts[1] += int(bool(fatal))
         if sealed:
-            lat, lon = open_place(cipher, sealed)
+            lat, lon = open_place(cipher, sealed, token)
             places.append((lat, lon, bool(fatal)))
         else:
             without += 1

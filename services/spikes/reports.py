@@ -51,12 +51,13 @@ def report_row(cipher: FieldCipher, record: IntakeRecord) -> ReportRow | None:
     )
     where = event.location
     areas = areas_of(where.zip, where.county_fips, where.lat, where.lon)
+    token = cipher.blind(REPORT_KIND, f"{event.source}|{event.agency_id}|{incident}")
     place = None
     if where.lat is not None and where.lon is not None:
-        place = cipher.seal(json.dumps([where.lat, where.lon]), PLACE_AAD)
+        place = cipher.seal(json.dumps([where.lat, where.lon]), place_aad(token))
     return ReportRow(
         program_id=record.program_id,
-        token=cipher.blind(REPORT_KIND, f"{event.source}|{event.agency_id}|{incident}"),
+        token=token,
         source=str(event.source),
         occurred_at=event.occurred_at,
         fatal=event.fatal,
@@ -66,6 +67,11 @@ def report_row(cipher: FieldCipher, record: IntakeRecord) -> ReportRow | None:
     )
 
 
-def open_place(cipher: FieldCipher, sealed: str) -> tuple[float, float]:
-    lat, lon = json.loads(cipher.open(sealed, PLACE_AAD))
+def place_aad(token: str) -> str:
+    """A sealed place opens only in its own report's row."""
+    return f"{PLACE_AAD}:{token}"
+
+
+def open_place(cipher: FieldCipher, sealed: str, token: str) -> tuple[float, float]:
+    lat, lon = json.loads(cipher.open(sealed, place_aad(token)))
     return float(lat), float(lon)
