@@ -31,7 +31,6 @@ from services.store.repository import Store
 from services.store.tables_spikes import spike_alerts, spike_reports, spike_scenes
 
 BASELINE = timedelta(weeks=8)
-ALERT_NAMESPACE = uuid.UUID("6f1d3c52-4b7e-4d0a-9a57-2f6c1e8b0d11")
 
 
 def record_batch(
@@ -209,8 +208,7 @@ def _raise(
     first = spike[0][0]
     before = _count_between(conn, program.id, kind, name, first - BASELINE, first)
     values: dict[str, Any] = {
-        "id": str(uuid.uuid5(ALERT_NAMESPACE, f"{program.id}|{kind}|{name}|{rule_name(rule)}|"
-                              f"{state.started_at.isoformat()}")),
+        "id": str(uuid.uuid4()),  # once per spike: the open-alert index, not the id
         "program_id": program.id, "area_kind": kind.value, "area": name, "method": "threshold",
         "rule": rule_name(rule), "threshold": rule.count,
         "window_hours": rule.window.total_seconds() / 3600, "count": len(spike),
