@@ -49,7 +49,10 @@ async def stream(
     while not await request.is_disconnected():
         now_mark = await run_in_threadpool(alerts_mark, ctx.store, program_id)
         if now_mark != mark:  # raised, grown or ended: the open ones, whole
-            mark = now_mark
+            who_now = await allowed(request, program_id)
+            if who_now is None:
+                return  # as before a case event: the caller may still read the queue
+            who, checked, mark = who_now, time.monotonic(), now_mark
             yield await _alerts_event(ctx.store, program_id)
         if time.monotonic() - checked >= RECHECK_S:
             who_now = await allowed(request, program_id)
