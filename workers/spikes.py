@@ -27,8 +27,8 @@ from services.bootstrap import Context
 from services.runtime.retry import with_backoff
 from services.spikes.detection import record_batch
 from services.spikes.endings import end_cleared, purge_old_reports
-from services.spikes.outbox import spike_outbox_of
 from services.spikes.staff_texts import send_due
+from services.store.outboxes import spike_alert_outbox
 from services.topics import FOLLOWUP_INTAKE
 from workers.app import raw_topic
 from workers.cases import or_stop
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 def register_spike_agent(app: faust.App, ctx: Context) -> None:
     store, cipher = ctx.store, ctx.cipher
     wake = asyncio.Event()
-    register_relay(app, ctx, spike_outbox_of(store), "spike alerts", wake=wake)
+    register_relay(app, ctx, spike_alert_outbox(store), "spike alerts", wake=wake)
     intake_topic = raw_topic(app, ctx.settings.topic(FOLLOWUP_INTAKE))
 
     async def stored(work: Any, what: str) -> Any:

@@ -1,5 +1,6 @@
-"""The outboxes: the case events (`case_events`, to followup.cases.v1) and the SMS
-records (`sms_outbox`, to sms.outbound.v1 / sms.events.v1), as the one relay sees them
+"""The outboxes: the case events (`case_events`, to followup.cases.v1), the SMS records
+(`sms_outbox`, to sms.outbound.v1 / sms.events.v1) and the spike alerts (`spike_outbox`,
+to overdose.spikes.v1), as the one relay sees them
 (services/runtime/outbox_relay.py); and an in-memory outbox with the same contract."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from schemas.cases import CaseEvent
 from schemas.codec import encode
 from services.ports import OutboxRecord
 from services.store.repository import Store
-from services.store.tables import case_events, sms_outbox
+from services.store.tables import case_events, sms_outbox, spike_outbox
 from services.topics import FOLLOWUP_CASES
 
 
@@ -63,7 +64,8 @@ def _case_event(row: Any) -> OutboxRecord:
     return OutboxRecord(row.seq, FOLLOWUP_CASES, row.program_id.encode(), value)
 
 
-def _sms_record(row: Any) -> OutboxRecord:
+def _topic_record(row: Any) -> OutboxRecord:
+    """A row that names its own topic, key and payload (the SMS and the spike outboxes)."""
     return OutboxRecord(row.seq, row.topic, row.key.encode(), row.payload.encode())
 
 
@@ -72,7 +74,11 @@ def case_event_outbox(store: Store) -> SqlOutbox:
 
 
 def sms_record_outbox(store: Store) -> SqlOutbox:
-    return SqlOutbox(store, sms_outbox, _sms_record)
+    return SqlOutbox(store, sms_outbox, _topic_record)
+
+
+def spike_alert_outbox(store: Store) -> SqlOutbox:
+    return SqlOutbox(store, spike_outbox, _topic_record)
 
 
 class MemoryOutbox:
